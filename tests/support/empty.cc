@@ -1,0 +1,1 @@
+// keeps ck_testsupport non-empty
