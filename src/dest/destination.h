@@ -24,11 +24,11 @@ namespace ck {
 
 // What a destination can do; the engine reads these instead of guessing.
 struct Capabilities {
-  bool multipart = false;             // StartMultipart & co. are implemented
-  uint64_t min_part_size = 0;         // every part but the last must be at least this
-  uint64_t max_part_size = 0;         // 0 = no limit
+  bool multipart = false;      // StartMultipart & co. are implemented
+  uint64_t min_part_size = 0;  // every part but the last must be at least this
+  uint64_t max_part_size = 0;  // 0 = no limit
   int max_parts = 10000;
-  uint64_t max_single_put = 0;        // largest body Put accepts; 0 = no limit
+  uint64_t max_single_put = 0;  // largest body Put accepts; 0 = no limit
   size_t max_key_bytes = 1024;
   // Which digest the server verifies for Put and parts: MD5 (S3 Content-MD5) or SHA-1 (B2).
   DigestAlgo verified_digest = DigestAlgo::kMd5;
@@ -42,10 +42,10 @@ struct Capabilities {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
-  std::string etag;       // unquoted; may be empty (B2 gives SHA-1 instead)
-  std::string sha1_hex;   // B2 content SHA-1 when known
+  std::string etag;      // unquoted; may be empty (B2 gives SHA-1 instead)
+  std::string sha1_hex;  // B2 content SHA-1 when known
   int64_t last_modified_ms = 0;
-  std::string version_id;  // B2 file ID / S3 version ID, if any
+  std::string version_id;                       // B2 file ID / S3 version ID, if any
   std::map<std::string, std::string> metadata;  // user metadata, lowercase names without prefix
 };
 
@@ -143,8 +143,7 @@ class Destination {
   virtual Result<std::vector<PartInfo>> ListParts(const std::string& key,
                                                   const std::string& upload_id) = 0;
   // parts: every part, ascending, with etag (S3) / checksum (B2) filled in.
-  virtual Result<PutResult> CompleteMultipart(const std::string& key,
-                                              const std::string& upload_id,
+  virtual Result<PutResult> CompleteMultipart(const std::string& key, const std::string& upload_id,
                                               const std::vector<PartInfo>& parts) = 0;
   // OK when the upload no longer exists.
   virtual Status AbortMultipart(const std::string& key, const std::string& upload_id) = 0;

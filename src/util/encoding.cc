@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <cstdio>
 
-
 namespace ck {
 
 static bool Unreserved(unsigned char c) {
@@ -97,7 +96,11 @@ std::string PrintableName(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len > 1 && i + len <= s.size() && IsValidUtf8(s.substr(i, len))) {
       out.append(s.substr(i, len));
       i += len;

@@ -15,7 +15,16 @@
 
 namespace ck {
 
-enum class EntryType { kFile, kDirectory, kSymlink, kFifo, kSocket, kBlockDevice, kCharDevice, kOther };
+enum class EntryType {
+  kFile,
+  kDirectory,
+  kSymlink,
+  kFifo,
+  kSocket,
+  kBlockDevice,
+  kCharDevice,
+  kOther
+};
 std::string_view EntryTypeName(EntryType t);
 
 struct FileStat {

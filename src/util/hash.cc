@@ -29,7 +29,9 @@ Hasher::~Hasher() {
   if (ctx_ != nullptr) EVP_MD_CTX_free(ctx_);
 }
 
-Hasher::Hasher(Hasher&& o) noexcept : algo_(o.algo_), ctx_(o.ctx_) { o.ctx_ = nullptr; }
+Hasher::Hasher(Hasher&& o) noexcept : algo_(o.algo_), ctx_(o.ctx_) {
+  o.ctx_ = nullptr;
+}
 
 Hasher& Hasher::operator=(Hasher&& o) noexcept {
   if (this != &o) {
@@ -59,9 +61,15 @@ static std::string OneShot(DigestAlgo a, std::string_view d) {
   return h.Finish();
 }
 
-std::string Md5(std::string_view data) { return OneShot(DigestAlgo::kMd5, data); }
-std::string Sha1(std::string_view data) { return OneShot(DigestAlgo::kSha1, data); }
-std::string Sha256(std::string_view data) { return OneShot(DigestAlgo::kSha256, data); }
+std::string Md5(std::string_view data) {
+  return OneShot(DigestAlgo::kMd5, data);
+}
+std::string Sha1(std::string_view data) {
+  return OneShot(DigestAlgo::kSha1, data);
+}
+std::string Sha256(std::string_view data) {
+  return OneShot(DigestAlgo::kSha256, data);
+}
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];

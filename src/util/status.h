@@ -74,15 +74,23 @@ class [[nodiscard]] Status {
   std::optional<std::chrono::milliseconds> retry_after_;
 };
 
-inline Status InvalidArgument(std::string m) { return {ErrorKind::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {ErrorKind::kNotFound, std::move(m)}; }
-inline Status IoError(std::string m) { return {ErrorKind::kIo, std::move(m)}; }
-inline Status Internal(std::string m) { return {ErrorKind::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {ErrorKind::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {ErrorKind::kNotFound, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {ErrorKind::kIo, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {ErrorKind::kInternal, std::move(m)};
+}
 
 }  // namespace ck
 
-#define CK_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::ck::Status _ck_st = (expr);         \
-    if (!_ck_st.ok()) return _ck_st;      \
+#define CK_RETURN_IF_ERROR(expr)     \
+  do {                               \
+    ::ck::Status _ck_st = (expr);    \
+    if (!_ck_st.ok()) return _ck_st; \
   } while (0)
