@@ -1,0 +1,55 @@
+#include "util/thread_pool.h"
+
+namespace ck {
+
+ThreadPool::ThreadPool(int threads, size_t queue_capacity)
+    : capacity_(queue_capacity < 1 ? 1 : queue_capacity) {
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  Wait();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  has_work_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::Submit(std::function<void()> task) {
+  std::unique_lock<std::mutex> l(mu_);
+  has_room_.wait(l, [&] { return queue_.size() < capacity_; });
+  queue_.push_back(std::move(task));
+  l.unlock();
+  has_work_.notify_one();
+}
+
+void ThreadPool::Wait() {
+  std::unique_lock<std::mutex> l(mu_);
+  idle_.wait(l, [&] { return queue_.empty() && running_ == 0; });
+}
+
+void ThreadPool::Loop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      has_work_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      task = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+    }
+    has_room_.notify_one();
+    task();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --running_;
+      if (queue_.empty() && running_ == 0) idle_.notify_all();
+    }
+  }
+}
+
+}  // namespace ck

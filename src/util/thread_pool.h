@@ -1,0 +1,40 @@
+// A fixed-size thread pool with a bounded queue: Submit blocks while the queue
+// is full, so a fast producer cannot buffer unbounded work.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ck {
+
+class ThreadPool {
+ public:
+  // threads >= 1; queue_capacity >= 1 tasks waiting (not counting running ones).
+  ThreadPool(int threads, size_t queue_capacity);
+  // Waits for every submitted task to finish, then joins the threads.
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Queues a task; blocks while the queue is full. Thread-safe.
+  void Submit(std::function<void()> task);
+  // Blocks until the queue is empty and no task is running. Thread-safe.
+  void Wait();
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable has_work_, has_room_, idle_;
+  std::deque<std::function<void()>> queue_;
+  size_t capacity_;
+  int running_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ck
