@@ -24,7 +24,8 @@ struct ConfigIssue {
 };
 
 struct SourceConfig {
-  std::string path;                  // absolute, normalised (no trailing slash)
+  std::string path;  // absolute, lexically normalised (no trailing slash); symlinks kept
+                     // as written (overlap checks compare the resolved real paths)
   std::vector<std::string> exclude;  // glob patterns on the relative path
   std::string prefix;                // key prefix for this source ("" or ending in '/')
   bool follow_symlinks = false;
@@ -32,29 +33,30 @@ struct SourceConfig {
 
 // Where a credential comes from: an environment variable name or an inline value.
 struct CredentialRef {
-  std::string env;     // environment variable to read, if set
+  std::string env;           // environment variable to read, if set
   std::string inline_value;  // literal value from the file (warned about)
   bool empty() const { return env.empty() && inline_value.empty(); }
 };
 
 struct DestinationConfig {
   std::string name;  // table name under [destinations]
-  std::string type;  // "s3" (later "b2")
+  std::string type;  // "s3" or "b2"
   bool enabled = true;
   std::string bucket;
-  std::string prefix;  // "" or ending in '/'
+  std::string prefix;  // "" or ending in '/' (appended when the file omits it)
   // --- s3 ---
   std::string region = "us-east-1";
-  std::string endpoint;     // "" = AWS (https://s3.<region>.amazonaws.com)
-  bool path_style = false;  // forced true when endpoint is an IP address
+  std::string endpoint;     // "" = AWS (https://s3.<region>.amazonaws.com); else
+                            // scheme://host[:port], lowercase scheme, no trailing '/'
+  bool path_style = false;  // forced true when the endpoint host is an IP address or localhost
   std::string profile;      // ~/.aws/credentials profile; "" = AWS_PROFILE or "default"
   CredentialRef access_key_id;
   CredentialRef secret_access_key;
   CredentialRef session_token;
   // --- b2 ---
   std::string api_url = "https://api.backblazeb2.com";
-  CredentialRef key_id;
-  CredentialRef application_key;
+  CredentialRef key_id;           // empty = B2_APPLICATION_KEY_ID (see ResolveB2Credentials)
+  CredentialRef application_key;  // empty = B2_APPLICATION_KEY
   // --- transfer tuning (0 = inherit from [sync]) ---
   int transfers = 0;
   uint64_t multipart_threshold = 0;
@@ -62,9 +64,9 @@ struct DestinationConfig {
 };
 
 struct SyncConfig {
-  int transfers = 4;                             // concurrent uploads per destination
-  uint64_t multipart_threshold = 64ull << 20;    // bytes; files at or above use multipart
-  uint64_t part_size = 16ull << 20;              // bytes per part
+  int transfers = 4;                           // concurrent uploads per destination
+  uint64_t multipart_threshold = 64ull << 20;  // bytes; files at or above use multipart
+  uint64_t part_size = 16ull << 20;            // bytes per part
   int max_attempts = 5;     // a failed file is re-tried by `sync` until it failed this often
   int request_retries = 5;  // retries of one request on transient errors
 };
@@ -87,9 +89,16 @@ struct Config {
 
 // Parses and validates a configuration file. Every problem (syntax, unknown keys,
 // wrong types, missing required keys, bad values, overlapping sources, colliding
-// keys) is appended to *issues with file, line and key; warnings too.
-// Returns the config if there were no errors, else a kConfig status whose message
-// summarises the count. Relative paths resolve against the file's directory.
+// keys) is appended to *issues with file, line and key; warnings too. Issues are
+// appended in file order, whole-file ones (line 0, e.g. "no [[sources]]") last;
+// `issues` may be null. toml++ stops at the first syntax error, so a file with a
+// syntax error yields exactly that one issue. Messages never contain credential
+// values (inline or misplaced secrets).
+// Returns the config if there were no errors (warnings allowed), else a kConfig
+// status "FILE: N errors (first at line L: KEY: MESSAGE)". An unreadable file is
+// a kConfig error too (and one line-0 issue). Relative paths resolve against the
+// file's directory; source directories must exist (checked on the real
+// filesystem).
 Result<Config> LoadConfig(const std::string& path, std::vector<ConfigIssue>* issues);
 
 // Same, from text (`path` is used for messages and relative paths).
@@ -99,7 +108,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path,
 // A commented starter configuration (what `cloudkeep init` writes).
 std::string StarterConfig();
 
-// Parses sizes like "64MiB", "16 MB", "5000000" (bytes). nullopt when malformed.
+// Parses sizes like "64MiB", "16 MB", "5000000" (bytes), "1.5GiB": a decimal
+// number, optional spaces, and an optional case-insensitive unit B, KB, MB, GB, TB
+// (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024). Fractions are rounded
+// to the nearest byte (not allowed without a unit or with B). nullopt when
+// malformed, negative or above UINT64_MAX.
 std::optional<uint64_t> ParseByteSize(const std::string& s);
 
 }  // namespace ck
