@@ -5,6 +5,8 @@
 // toml++ kept for each key and value, instead of stopping at the first one.
 #include "config/config.h"
 
+#include "util/glob.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -677,6 +679,8 @@ class Validator {
       if (const auto* s = e.as_string()) {
         if (s->get().empty()) {
           Error(e, elem_key, "exclude pattern must not be empty");
+        } else if (auto g = GlobSet::Make({s->get()}); !g.ok()) {
+          Error(e, elem_key, g.status().message());
         } else {
           out->push_back(s->get());
         }

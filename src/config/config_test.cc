@@ -1065,3 +1065,20 @@ TEST(ParseByteSizeTest, RejectsMalformedSizes) {
 
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+TEST(ConfigExcludeTest, BadGlobPatternIsReportedWithItsLine) {
+  std::vector<ConfigIssue> issues;
+  auto cfg = ParseConfig(
+      "[[sources]]\npath = \"/tmp\"\nexclude = [\"ok/*\", \"[unclosed\"]\n\n"
+      "[destinations.d]\ntype = \"s3\"\nbucket = \"bucket-name\"\n",
+      "/etc/x.toml", &issues);
+  EXPECT_FALSE(cfg.ok());
+  bool found = false;
+  for (const auto& i : issues)
+    if (i.key == "sources[0].exclude[1]" && i.line == 3) found = true;
+  EXPECT_TRUE(found) << (issues.empty() ? "" : issues[0].ToString());
+}
+}  // namespace
+}  // namespace ck
