@@ -27,6 +27,18 @@ log "build (warnings are errors)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCK_WERROR=ON >/dev/null
 ninja -C build -j"$JOBS"
 
+log "local S3 servers (shared by every test process of this run)"
+SERVERS=$(mktemp -d "${TMPDIR:-/tmp}/ck-test-servers.XXXXXX")
+cleanup() {
+  bash scripts/rgw-down.sh "$SERVERS/rgw" --purge >/dev/null 2>&1 || true
+  bash scripts/s3rver-down.sh "$SERVERS/s3rver" --purge >/dev/null 2>&1 || true
+  rm -rf "$SERVERS"
+}
+trap cleanup EXIT
+CK_WATCH_PID=$$ bash scripts/rgw-up.sh "$SERVERS/rgw" >/dev/null
+CK_WATCH_PID=$$ bash scripts/s3rver-up.sh "$SERVERS/s3rver" >/dev/null
+export CK_RGW_ENV="$SERVERS/rgw/env" CK_S3RVER_ENV="$SERVERS/s3rver/env"
+
 log "tests"
 FILTER=()
 [ -n "${CK_TEST_FILTER:-}" ] && FILTER=(-R "$CK_TEST_FILTER")

@@ -1,7 +1,7 @@
 #include "cli/app.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stderr_color_sinks.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +192,20 @@ int App::ConfigCheck() {
   return problems == 0 ? kExitOk : kExitUsage;
 }
 
+std::string App::RequestSummary(const std::string& destination) const {
+  std::string out;
+  for (const auto& h : dests_) {
+    if (h.name != destination || !h.metrics) continue;
+    for (size_t i = 0; i < DestinationMetrics::kOps; ++i) {
+      uint64_t n = h.metrics->calls[i].load();
+      if (n == 0) continue;
+      if (!out.empty()) out += ", ";
+      out += std::to_string(n) + " " + std::string(DestOpName(static_cast<DestOp>(i)));
+    }
+  }
+  return out.empty() ? "none" : out;
+}
+
 int App::Sync(std::atomic<bool>* cancel) {
   if (!LoadConfig(false)) return kExitUsage;
   if (!OpenStore()) return kExitUsage;
@@ -256,6 +270,7 @@ int App::Sync(std::atomic<bool>* cancel) {
       line2 += "; " + std::to_string(d.changed_during_upload) +
                " files kept changing while read (left pending)";
     if (d.vanished > 0) line2 += "; " + std::to_string(d.vanished) + " files vanished";
+    line2 += "; requests: " + RequestSummary(d.name);
     std::printf("%s\n", line2.c_str());
   }
   bool ok = report->all_synced();

@@ -42,6 +42,8 @@ class App {
   bool LoadConfig(bool print_warnings);
   bool OpenStore();
   void BuildDestinations();
+  // "3 put, 1 check": requests sent to a destination in this process.
+  std::string RequestSummary(const std::string& destination) const;
 
   GlobalOptions opts_;
   Config config_;

@@ -208,8 +208,9 @@ TEST_F(EngineTest, UnreadableAndInvalidNamesFailWithReasonsAndTheRestGoesOn) {
       EXPECT_NE(f.error.find("not valid UTF-8"), std::string::npos) << f.error;
       EXPECT_NE(f.error.find("bad\\xFF\\xFE.txt"), std::string::npos) << f.error;
     }
-    if (f.error_kind == "permission_denied")
+    if (f.error_kind == "permission_denied") {
       EXPECT_NE(f.error.find("permission denied"), std::string::npos);
+    }
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"invalid_name", "permission_denied"}));
   EXPECT_FALSE(mem->ObjectData("host/locked.txt").has_value());

@@ -34,6 +34,8 @@ struct Transfer {
   uint64_t offset = 0;
   Status body_error;  // why the body read failed, if it did
   bool sink_aborted = false;
+  CURL* handle = nullptr;
+  int to_sink = -1;  // -1 undecided, 1 stream to body_sink (2xx), 0 collect (errors)
 };
 
 size_t ReadCb(char* buf, size_t size, size_t nitems, void* userdata) {
@@ -62,7 +64,12 @@ int SeekCb(void* userdata, curl_off_t offset, int origin) {
 size_t WriteCb(char* ptr, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nmemb;
-  if (t->req->body_sink) {
+  if (t->req->body_sink && t->to_sink < 0) {
+    long code = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
+    t->to_sink = (code >= 200 && code < 300) ? 1 : 0;
+  }
+  if (t->to_sink == 1) {
     if (!t->req->body_sink(std::string_view(ptr, n))) {
       t->sink_aborted = true;
       return 0;
@@ -192,6 +199,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
   Transfer t;
   t.req = &req;
   t.resp = &resp;
+  t.handle = h;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());

@@ -48,8 +48,9 @@ struct HttpRequest {
   const BodySource* body = nullptr;  // null: no body (Content-Length: 0 for PUT/POST)
   // Overrides the client's default timeout for this request when non-zero.
   std::chrono::milliseconds timeout{0};
-  // When set, the response body is streamed to this callback instead of being
-  // collected in HttpResponse::body (for large downloads). Return false to abort.
+  // When set, a 2xx response body is streamed to this callback instead of being
+  // collected in HttpResponse::body (for large downloads); bodies of other
+  // statuses (error documents) are still collected. Return false to abort.
   std::function<bool(std::string_view)> body_sink;
 };
 

@@ -185,6 +185,14 @@ TEST(HttpClientTest, BodySinkStreamsAndCanAbort) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(got, 1u << 20);
   EXPECT_TRUE(r->body.empty());
+  // error bodies are collected, not streamed
+  HttpRequest err_req{.method = "GET", .url = s.url("/status/503")};
+  bool called = false;
+  err_req.body_sink = [&](std::string_view) { return called = true; };
+  auto e = c->Send(err_req);
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(called);
+  EXPECT_EQ(e->body, "busy");
   req.body_sink = [](std::string_view) { return false; };
   auto a = c->Send(req);
   ASSERT_FALSE(a.ok());

@@ -69,10 +69,10 @@ struct WorkItem {
 
 // Recorded when a destination confirmed the bytes of a file version.
 struct SyncedInfo {
-  std::string key;         // object key
-  std::string etag;        // as returned by the server, unquoted
-  std::string remote_id;   // version / file ID, if any
-  uint64_t size = 0;       // the version that was uploaded
+  std::string key;        // object key
+  std::string etag;       // as returned by the server, unquoted
+  std::string remote_id;  // version / file ID, if any
+  uint64_t size = 0;      // the version that was uploaded
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
   std::string md5_hex;
@@ -144,9 +144,8 @@ class StateStore {
   // `limit` items: pending rows, and failed rows with attempts < max_attempts
   // whose error kind is retryable by a new run (not invalid_name).
   // Only present regular files.
-  virtual Result<std::vector<WorkItem>> ListWork(const std::string& destination,
-                                                 int max_attempts, int64_t after_id,
-                                                 size_t limit) = 0;
+  virtual Result<std::vector<WorkItem>> ListWork(const std::string& destination, int max_attempts,
+                                                 int64_t after_id, size_t limit) = 0;
 
   virtual Status MarkUploading(int64_t file_id, const std::string& destination) = 0;
   // Records a confirmed upload. If the file's recorded size/mtime/inode differ from
@@ -158,8 +157,7 @@ class StateStore {
                             const std::string& message) = 0;
   // The file changed while being uploaded: records its new stat and leaves the
   // destination row pending (attempts unchanged).
-  virtual Status MarkChanged(int64_t file_id, uint64_t size, int64_t mtime_ns,
-                             uint64_t inode) = 0;
+  virtual Status MarkChanged(int64_t file_id, uint64_t size, int64_t mtime_ns, uint64_t inode) = 0;
   // The file disappeared: it is no longer present; its non-synced rows are dropped.
   virtual Status MarkVanished(int64_t file_id) = 0;
 

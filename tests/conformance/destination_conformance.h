@@ -60,7 +60,9 @@ class DestinationConformance : public ::testing::TestWithParam<ConformanceTarget
                  .metadata = std::move(meta)};
     auto res = dest_->Put(r);
     if (!res.ok()) return res.status();
-    if (dest_->capabilities().etag_is_md5) EXPECT_EQ(res->etag, HexEncode(Md5(data))) << key;
+    if (dest_->capabilities().etag_is_md5) {
+      EXPECT_EQ(res->etag, HexEncode(Md5(data))) << key;
+    }
     return Status::OK();
   }
 
@@ -225,7 +227,9 @@ TEST_P(DestinationConformance, MultipartUploadListResumeComplete) {
         .part_number = n, .body = &body, .md5 = Md5(chunk), .sha1 = Sha1(chunk), .sha256 = ""};
     auto p = dest_->UploadPart(key, *id, pu);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
-    if (caps.etag_is_md5) EXPECT_EQ(p->etag, HexEncode(Md5(chunk)));
+    if (caps.etag_is_md5) {
+      EXPECT_EQ(p->etag, HexEncode(Md5(chunk)));
+    }
     md5s += Md5(chunk);
     if (n == 2) {
       // what a resuming client sees after a crash
@@ -245,7 +249,9 @@ TEST_P(DestinationConformance, MultipartUploadListResumeComplete) {
   auto h = dest_->Head(key);
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->size, data.size());
-  if (GetParam().multipart_etag_is_md5_of_md5s) EXPECT_EQ(h->etag, HexEncode(Md5(md5s)) + "-3");
+  if (GetParam().multipart_etag_is_md5_of_md5s) {
+    EXPECT_EQ(h->etag, HexEncode(Md5(md5s)) + "-3");
+  }
   auto g = GetBytes(key);
   ASSERT_TRUE(g.ok());
   EXPECT_TRUE(*g == data);
