@@ -49,8 +49,8 @@ DestinationHandle BuildDestination(const DestinationConfig& cfg, const SyncConfi
     o.region = cfg.region;
     o.bucket = cfg.bucket;
     o.path_style = cfg.path_style;
-    o.credentials = AwsCredentials{creds->access_key_id, creds->secret_access_key,
-                                   creds->session_token};
+    o.credentials =
+        AwsCredentials{creds->access_key_id, creds->secret_access_key, creds->session_token};
     auto d = MakeS3Destination(cfg.name, std::move(o), deps.http);
     if (!d.ok()) {
       h.unavailable = d.status();
@@ -58,9 +58,8 @@ DestinationHandle BuildDestination(const DestinationConfig& cfg, const SyncConfi
     }
     backend = std::move(d).value();
   } else {
-    h.unavailable = Status(ErrorKind::kConfig,
-                           "destination " + cfg.name + ": type \"" + cfg.type +
-                               "\" is not supported by this build");
+    h.unavailable = Status(ErrorKind::kConfig, "destination " + cfg.name + ": type \"" + cfg.type +
+                                                   "\" is not supported by this build");
     return h;
   }
   RetryPolicy policy;

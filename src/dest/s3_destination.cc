@@ -42,7 +42,16 @@ Capabilities S3Destination::capabilities() const {
 }
 
 Status S3Destination::Check() {
-  return client_->HeadBucket();
+  Status st = client_->HeadBucket();
+  if (st.ok() || st.kind() != ErrorKind::kAuth) return st;
+  // A HEAD response carries no error document, so "403" is all it says. Ask
+  // once more with a GET to learn why (wrong secret, unknown key, not allowed):
+  // only on this failure path, so a healthy check stays one HEAD.
+  S3ListObjectsRequest r;
+  r.max_keys = 1;
+  auto page = client_->ListObjectsV2(r);
+  if (!page.ok()) return page.status();
+  return st;
 }
 
 Result<PutResult> S3Destination::Put(const PutRequest& req) {

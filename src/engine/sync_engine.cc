@@ -222,13 +222,20 @@ Status SyncEngine::DestinationRun::UploadMultipart(const WorkItem& item, const s
         report_.resumed_uploads++;
         spdlog::info("destination={} resuming upload of \"{}\": {} of {} parts on the server",
                      d_.name, PrintableName(key), server_parts.size(), nparts);
+      } else if (listed.status().kind() == ErrorKind::kPermanent) {
+        // The server cannot list parts (some S3 implementations): start over.
+        spdlog::info("destination={} cannot list the parts of \"{}\" ({}); uploading it anew",
+                     d_.name, PrintableName(key), listed.status().message());
       } else if (listed.status().kind() != ErrorKind::kNotFound) {
         return listed.status();
       }
     }
     if (upload_id.empty()) {
+      // Best effort: a server that cannot abort keeps the parts until its own expiry.
       Status ab = d_.dest->AbortMultipart(recorded->key, recorded->upload_id);
-      if (!ab.ok() && ab.kind() != ErrorKind::kNotFound) return ab;
+      if (!ab.ok() && ab.kind() != ErrorKind::kNotFound)
+        spdlog::warn("destination={} could not abort the outdated upload of \"{}\": {}", d_.name,
+                     PrintableName(recorded->key), ab.ToString());
       CK_RETURN_IF_ERROR(store->DeleteMultipart(item.file_id, d_.name));
     }
   }

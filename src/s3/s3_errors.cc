@@ -84,6 +84,9 @@ ErrorKind ClassifyS3Error(int http_status, std::string_view code) {
   if (OneOf(code, {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"}))
     return ErrorKind::kChecksumMismatch;
   if (code == "QuotaExceeded") return ErrorKind::kCapExceeded;
+  // A server that lacks an operation will keep lacking it: not worth a retry.
+  if (code == "NotImplemented" || http_status == 501 || code == "MethodNotAllowed")
+    return ErrorKind::kPermanent;
   if (OneOf(code, {"RequestTimeout", "InternalError", "ServiceUnavailable", "OperationAborted"}))
     return ErrorKind::kTransient;
   if (http_status >= 500 || http_status == 408) return ErrorKind::kTransient;
@@ -107,6 +110,8 @@ std::string S3ErrorHint(const S3ErrorContext& ctx, int http_status, std::string_
   if (code == "NoSuchUpload")
     return "the multipart upload does not exist (it was completed or aborted)";
   if (code == "SlowDown" || http_status == 429) return "the server asks to slow down";
+  if (code == "NotImplemented" || http_status == 501 || code == "MethodNotAllowed")
+    return "this server does not implement the operation";
   if (code == "BadDigest") return "the Content-MD5 does not match the bytes the server received";
   if (code == "InvalidDigest") return "the Content-MD5 header is not valid";
   if (code == "XAmzContentSHA256Mismatch")

@@ -77,7 +77,9 @@ TEST_P(CliSyncTest, AcceptanceTreeRoundTripsAndReSyncIsMinimal) {
   std::string back = tmp.Join("back");
   ASSERT_TRUE(AwsDownload(*server, bucket, "host1/", back));
   ExpectSameTree(src, back);
-  EXPECT_EQ(CountMultipartUploads(*server, bucket), 0);
+  if (GetParam() == "rgw") {  // s3rver cannot list multipart uploads
+    EXPECT_EQ(CountMultipartUploads(*server, bucket), 0);
+  }
 
   auto status = Cloudkeep(cfg, {"status", "--json"}, env);
   ASSERT_EQ(status.r.exit_code, 0) << status.all();
@@ -273,7 +275,7 @@ TEST(CliErrorsTest, MissingCredentialsAndMissingBucket) {
   std::string cfg = WriteS3Config(tmp.path(), src, *server, "no-such-bucket-ck");
   std::map<std::string, std::string> noenv = {{"AWS_ACCESS_KEY_ID", ""},
                                               {"AWS_SECRET_ACCESS_KEY", ""},
-                                              {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"},
+                                              {"AWS_SHARED_CREDENTIALS_FILE", ""},
                                               {"HOME", tmp.path()}};
   auto r = Cloudkeep(cfg, {"sync"}, noenv);
   EXPECT_EQ(r.r.exit_code, 1) << r.all();

@@ -51,7 +51,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ConformanceTarget{.name = "s3rver",
                                         .make = [] { return MakeFor("s3rver"); },
                                         .enforces_min_part_size = false,
-                                        .multipart_etag_is_md5_of_md5s = false}),
+                                        .multipart_etag_is_md5_of_md5s = false,
+                                        .verifies_content_md5 = false,
+                                        .lists_and_aborts_uploads = false}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace
