@@ -151,9 +151,10 @@ int App::Init(const std::string& path, bool force) {
     std::fprintf(stderr, "error: cannot write %s\n", target.c_str());
     return kExitUsage;
   }
-  std::printf("wrote %s: edit the source path and destinations, then run\n"
-              "  cloudkeep --config %s config check\n",
-              target.c_str(), target.c_str());
+  std::printf(
+      "wrote %s: edit the source path and destinations, then run\n"
+      "  cloudkeep --config %s config check\n",
+      target.c_str(), target.c_str());
   return kExitOk;
 }
 
@@ -248,8 +249,8 @@ int App::Sync(std::atomic<bool>* cancel) {
     double rate = d.seconds > 0 ? static_cast<double>(d.uploaded_bytes) / d.seconds : 0;
     std::string line2 = d.name + ": ";
     if (!d.fatal.ok()) {
-      std::string what = d.fatal.kind() == ErrorKind::kAuth ? "authentication failed"
-                         : d.fatal.kind() == ErrorKind::kNotFound ? "bucket not found"
+      std::string what = d.fatal.kind() == ErrorKind::kAuth        ? "authentication failed"
+                         : d.fatal.kind() == ErrorKind::kNotFound  ? "bucket not found"
                          : d.fatal.kind() == ErrorKind::kTransient ? "unreachable"
                                                                    : "failed";
       line2 += "ERROR " + what + " for destination " + d.name + ": " + d.fatal.message() + "; ";
@@ -308,9 +309,11 @@ int App::Status(bool json) {
       std::printf("%-16s disabled\n", d["name"].get<std::string>().c_str());
       continue;
     }
-    std::string last = d["last_synced_at"].is_null() ? "never" : d["last_synced_at"].get<std::string>();
+    std::string last =
+        d["last_synced_at"].is_null() ? "never" : d["last_synced_at"].get<std::string>();
     std::printf("%-16s synced %llu files (%s), pending %llu (%s), failed %llu; last upload %s\n",
-                d["name"].get<std::string>().c_str(), d["synced"]["files"].get<unsigned long long>(),
+                d["name"].get<std::string>().c_str(),
+                d["synced"]["files"].get<unsigned long long>(),
                 HumanBytes(d["synced"]["bytes"].get<uint64_t>()).c_str(),
                 d["pending"]["files"].get<unsigned long long>(),
                 HumanBytes(d["pending"]["bytes"].get<uint64_t>()).c_str(),
@@ -344,7 +347,9 @@ int App::Failed(bool json, const std::string& destination, size_t limit) {
   } while (!cursor.empty() && (limit == 0 || n < limit));
   if (json) {
     for (const auto& f : all) files.push_back(FailedFileJson(f));
-    nlohmann::json doc = {{"files", files}, {"next_cursor", cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(cursor)}};
+    nlohmann::json doc = {
+        {"files", files},
+        {"next_cursor", cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(cursor)}};
     std::printf("%s\n", doc.dump(2).c_str());
   } else if (all.empty()) {
     std::printf("no failed files\n");

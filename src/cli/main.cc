@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   auto* sync = cli.add_subcommand("sync", "scan the sources and upload everything new or changed");
 
   bool json = false;
-  auto* status = cli.add_subcommand("status", "what is synced, pending and failed, per destination");
+  auto* status =
+      cli.add_subcommand("status", "what is synced, pending and failed, per destination");
   status->add_flag("--json", json, "machine-readable output (see docs/json.md)");
 
   std::string dest;
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   if (*check) return app.ConfigCheck();
   if (*sync) {
     int rc = app.Sync(&g_cancel);
-    if (g_cancel.load()) std::fprintf(stderr, "interrupted: in-flight uploads finished, the rest stays pending\n");
+    if (g_cancel.load())
+      std::fprintf(stderr, "interrupted: in-flight uploads finished, the rest stays pending\n");
     return rc;
   }
   if (*status) return app.Status(json);

@@ -65,14 +65,10 @@ nlohmann::json StatusJson(const Config& config, const std::vector<DestinationCou
 }
 
 nlohmann::json FailedFileJson(const FailedFile& f) {
-  return {{"path", JsonSafe(f.rel_path)},
-          {"source", JsonSafe(f.source)},
-          {"destination", f.destination},
-          {"size", f.size},
-          {"error_kind", f.error_kind},
-          {"error", JsonSafe(f.error)},
-          {"attempts", f.attempts},
-          {"last_attempt_at", IsoTimeOrNull(f.last_attempt_us)}};
+  return {{"path", JsonSafe(f.rel_path)}, {"source", JsonSafe(f.source)},
+          {"destination", f.destination}, {"size", f.size},
+          {"error_kind", f.error_kind},   {"error", JsonSafe(f.error)},
+          {"attempts", f.attempts},       {"last_attempt_at", IsoTimeOrNull(f.last_attempt_us)}};
 }
 
 std::string HumanDuration(double seconds) {
