@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "scan/scanner.h"
@@ -98,7 +99,10 @@ class SyncEngine::DestinationRun {
         caps_(d.dest != nullptr ? d.dest->capabilities() : Capabilities{}),
         progress_(progress),
         part_slots_(std::max(1, d.transfers)) {
-    for (const auto& s : e_->sources_) source_prefix_[s.path] = s.prefix;
+    for (const auto& s : e_->sources_) {
+      source_prefix_[s.path] = s.prefix;
+      if (s.follow_symlinks) follow_.insert(s.path);
+    }
   }
 
   DestinationReport Run();
@@ -124,6 +128,7 @@ class SyncEngine::DestinationRun {
   Capabilities caps_;
   SyncProgress* progress_;
   std::map<std::string, std::string> source_prefix_;
+  std::set<std::string> follow_;  // sources whose symlinks are followed
   Slots part_slots_;
   std::unique_ptr<ThreadPool> part_pool_;
   std::atomic<bool> abort_{false};
@@ -430,17 +435,20 @@ SyncEngine::DestinationRun::Outcome SyncEngine::DestinationRun::UploadOnce(const
     if (s.kind() == ErrorKind::kVanished) return Outcome::kVanished;
     return Outcome::kFailed;
   }
-  // Confirm the file is still the version we sent (inode via the path: replaced files).
+  // Confirm the file is still the version we sent: the open file (rewritten in
+  // place?) and the path (replaced by another file?). A path that is gone now
+  // is fine: what we sent was a complete, consistent version. A path that is a
+  // symlink (followed sources only) is judged by the open file alone.
   auto after = file->Stat();
+  bool same_open = after.ok() && after->size == st.size && after->mtime_ns == st.mtime_ns;
   auto by_path = e_->env_->Lstat(item.source + "/" + item.rel_path);
-  if (!after.ok() || after->size != st.size || after->mtime_ns != st.mtime_ns || !by_path.ok() ||
-      by_path->inode != st.inode || by_path->size != st.size || by_path->mtime_ns != st.mtime_ns) {
+  bool same_path = by_path.ok() ? (by_path->type == EntryType::kSymlink ||
+                                   (by_path->inode == st.inode && by_path->size == st.size &&
+                                    by_path->mtime_ns == st.mtime_ns))
+                                : by_path.status().kind() == ErrorKind::kNotFound;
+  if (!same_open || !same_path) {
     *error = Status(ErrorKind::kChanged, "file changed while being uploaded");
-    if (!by_path.ok() && by_path.status().kind() == ErrorKind::kNotFound) {
-      // Gone now; what we sent was a complete, consistent version. Record it.
-    } else {
-      return Outcome::kChanged;
-    }
+    return Outcome::kChanged;
   }
   Status m = e_->store_->MarkSynced(item.file_id, d_.name, info);
   if (!m.ok()) {
@@ -471,7 +479,7 @@ SyncEngine::DestinationRun::Outcome SyncEngine::DestinationRun::UploadFile(const
   }
 
   for (int attempt = 0;; ++attempt) {
-    auto file = e_->env_->OpenForRead(path);
+    auto file = e_->env_->OpenForRead(path, follow_.count(item.source) != 0);
     if (!file.ok()) {
       if (file.status().kind() == ErrorKind::kVanished ||
           file.status().kind() == ErrorKind::kNotFound) {

@@ -23,10 +23,10 @@ class TestEnv : public EnvWrapper {
  public:
   TestEnv() : EnvWrapper(Env::Default()) {}
   void SleepFor(std::chrono::milliseconds d) override { slept_ms += d.count(); }
-  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& p) override {
+  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& p, bool follow) override {
     auto it = open_faults.find(p);
     if (it != open_faults.end()) return it->second;
-    return EnvWrapper::OpenForRead(p);
+    return EnvWrapper::OpenForRead(p, follow);
   }
   std::map<std::string, Status> open_faults;
   std::atomic<int64_t> slept_ms{0};
@@ -334,6 +334,43 @@ TEST_F(EngineTest, UnavailableDestinationLeavesFilesPending) {
 TEST_F(EngineTest, ObjectKeyJoinsPrefixes) {
   EXPECT_EQ(SyncEngine::ObjectKey("host1/", "data/", "a/b.txt"), "host1/data/a/b.txt");
   EXPECT_EQ(SyncEngine::ObjectKey("", "", "a"), "a");
+}
+
+}  // namespace
+}  // namespace ck
+
+namespace ck {
+namespace {
+
+TEST_F(EngineTest, FollowedSymlinkToFileIsUploadedWithTargetBytes) {
+  Write("real/target.txt", "target bytes");
+  fs::create_directories(root_ + "/elsewhere");
+  std::ofstream(root_ + "/elsewhere/outside.txt") << "outside bytes";
+  fs::create_symlink(root_ + "/elsewhere/outside.txt", src_ + "/link.txt");
+  auto mem = MakeMemory("m");
+  SourceConfig sc;
+  sc.path = src_;
+  sc.follow_symlinks = true;
+  SyncEngine engine(store_.get(), &env_, {sc}, {Dest("m", mem.get())}, {});
+  auto r = engine.Run(nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->all_synced());
+  EXPECT_EQ(mem->ObjectData("host/link.txt"), "outside bytes");
+  EXPECT_EQ(mem->ObjectData("host/real/target.txt"), "target bytes");
+}
+
+TEST_F(EngineTest, SymlinksAreNotFollowedByDefault) {
+  Write("a.txt", "a");
+  fs::create_symlink(src_ + "/a.txt", src_ + "/link.txt");
+  auto mem = MakeMemory("m");
+  auto r = RunSync({Dest("m", mem.get())});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->all_synced());
+  EXPECT_EQ(mem->object_count(), 1u);
+  EXPECT_FALSE(mem->ObjectData("host/link.txt").has_value());
+  auto totals = store_->Totals();
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->skipped, 1u);
 }
 
 }  // namespace

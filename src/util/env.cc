@@ -169,8 +169,10 @@ class PosixEnv : public Env {
     if (err != 0) return ErrnoStatus(err, "read directory " + path);
     return Status::OK();
   }
-  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path,
+                                                    bool follow_symlinks) override {
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow_symlinks ? 0 : O_NOFOLLOW);
+    int fd = ::open(path.c_str(), flags);
     if (fd < 0) return ErrnoStatus(errno, "open " + path);
     struct stat st;
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -68,9 +68,11 @@ class Env {
   // Lists a directory (without "." and ".."), in no particular order.
   // kNotFound / kPermissionDenied / kIo on failure.
   virtual Status ListDir(const std::string& path, std::vector<DirEntry>* out) = 0;
-  // Opens a regular file for reading without following a final symlink.
-  // kNotFound (vanished), kPermissionDenied, kIo.
-  virtual Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) = 0;
+  // Opens a regular file for reading; a final symlink is followed only when
+  // follow_symlinks is true (else opening one fails with kIo).
+  // kVanished (gone), kPermissionDenied, kIo.
+  virtual Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path,
+                                                            bool follow_symlinks) = 0;
 
   // The real POSIX environment (process-wide singleton).
   static Env* Default();
@@ -88,8 +90,8 @@ class EnvWrapper : public Env {
   Status ListDir(const std::string& p, std::vector<DirEntry>* o) override {
     return target_->ListDir(p, o);
   }
-  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& p) override {
-    return target_->OpenForRead(p);
+  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& p, bool follow) override {
+    return target_->OpenForRead(p, follow);
   }
   Env* target() const { return target_; }
 
