@@ -64,6 +64,21 @@ struct Digests {
   std::string md5, sha1, sha256;  // raw
 };
 
+// SHA-1 of a file's first `size` bytes, read in 1 MiB blocks.
+Result<std::string> WholeFileSha1(ReadableFile* file, uint64_t size) {
+  Hasher h(DigestAlgo::kSha1);
+  std::string buf(1u << 20, '\0');
+  uint64_t off = 0;
+  while (off < size) {
+    CK_ASSIGN_OR_RETURN(size_t n,
+                        file->ReadAt(off, buf.data(), std::min<uint64_t>(buf.size(), size - off)));
+    if (n == 0) return Status(ErrorKind::kChanged, "file shrank while being read");
+    h.Update(buf.data(), n);
+    off += n;
+  }
+  return h.Finish();
+}
+
 // Counts parts' buffers in flight for one destination (bounded memory).
 class Slots {
  public:
@@ -246,6 +261,12 @@ Status SyncEngine::DestinationRun::UploadMultipart(const WorkItem& item, const s
   }
   if (upload_id.empty()) {
     std::map<std::string, std::string> meta = {{"mtime", MtimeMeta(st.mtime_ns)}};
+    if (sha1_parts) {
+      // B2 records the whole file's SHA-1 (large_file_sha1) when the upload
+      // starts, so it must be known first: one extra read pass, B2 only.
+      CK_ASSIGN_OR_RETURN(std::string sha1, WholeFileSha1(file, st.size));
+      meta["large_file_sha1"] = HexEncode(sha1);
+    }
     CK_ASSIGN_OR_RETURN(upload_id, d_.dest->StartMultipart(key, meta, "application/octet-stream"));
     CK_RETURN_IF_ERROR(store->SaveMultipart(item.file_id, d_.name,
                                             MultipartState{.upload_id = upload_id,

@@ -375,3 +375,32 @@ TEST_F(EngineTest, SymlinksAreNotFollowedByDefault) {
 
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+
+// A destination that verifies SHA-1 (like B2): parts carry SHA-1s, and the
+// whole file's SHA-1 is announced when a large upload starts.
+TEST_F(EngineTest, Sha1DestinationGetsPartSha1sAndLargeFileSha1) {
+  std::string big = Random(30000, 11);
+  Write("big.bin", big);
+  Write("small.txt", "small");
+  MemoryDestination::Options o;
+  o.name = "b2like";
+  o.caps.min_part_size = 1024;
+  o.caps.verified_digest = DigestAlgo::kSha1;
+  o.caps.etag_is_md5 = false;
+  o.caps.multipart_etag_md5_of_md5s = false;
+  MemoryDestination mem(o);
+  auto r = RunSync({Dest("b2like", &mem)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->all_synced());
+  EXPECT_EQ(mem.ObjectData("host/big.bin"), big);
+  auto h = mem.Head("host/big.bin");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->metadata["large_file_sha1"], HexEncode(Sha1(big)));
+  EXPECT_EQ(mem.ObjectData("host/small.txt"), "small");
+}
+
+}  // namespace
+}  // namespace ck
