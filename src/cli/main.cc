@@ -16,6 +16,8 @@ extern "C" void OnSignal(int) {
 int main(int argc, char** argv) {
   CLI::App cli{"cloudkeep: back up folders to S3 and B2, and prove the copies are there"};
   cli.require_subcommand(1);
+  // global options (--config, --log-level, -q) may also follow the subcommand
+  cli.fallthrough();
   ck::GlobalOptions g;
   cli.add_option("-c,--config", g.config_path,
                  "configuration file (default: $CLOUDKEEP_CONFIG or ./cloudkeep.toml)");

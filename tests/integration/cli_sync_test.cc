@@ -308,3 +308,19 @@ TEST(CliConfigTest, InitWritesAStarterThatChecksAndBadConfigExits2) {
 
 }  // namespace
 }  // namespace ck::test
+
+namespace ck::test {
+namespace {
+TEST(CliConfigTest, GlobalOptionsMayFollowTheSubcommand) {
+  TempDir tmp;
+  std::string cfg = tmp.Join("c.toml");
+  auto init = RunCommand({CK_CLI_PATH, "init", cfg});
+  ASSERT_EQ(init.exit_code, 0);
+  // the starter's source path does not exist: check fails with 2, but parsing worked
+  auto r = RunCommand({CK_CLI_PATH, "config", "check", "--config", cfg, "--log-level", "warn"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.find("not expected"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+}  // namespace
+}  // namespace ck::test
