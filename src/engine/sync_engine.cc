@@ -476,6 +476,13 @@ SyncEngine::DestinationRun::Outcome SyncEngine::DestinationRun::UploadOnce(const
     *error = m;
     return Outcome::kFailed;
   }
+  if (e_->opts_.on_uploaded) {
+    e_->opts_.on_uploaded(UploadEvent{.destination = d_.name,
+                                      .key = key,
+                                      .size = st.size,
+                                      .replaced_key = item.prev_remote_key,
+                                      .replaced_size = item.prev_synced_size});
+  }
   return Outcome::kSynced;
 }
 

@@ -40,10 +40,24 @@ struct EngineDestination {
   Status unavailable;
 };
 
+// A confirmed upload, as observers (the bucket inspector) see it.
+struct UploadEvent {
+  std::string destination;
+  std::string key;
+  uint64_t size = 0;
+  // The object an earlier sync of this file left, if any ("" = none). When it
+  // equals `key` the upload replaced it (object count unchanged).
+  std::string replaced_key;
+  uint64_t replaced_size = 0;
+};
+
 struct EngineOptions {
   int max_attempts = 5;        // failed files are re-tried by a run until they failed this often
   int max_change_retries = 2;  // re-reads of a file that changed while being uploaded
   std::atomic<bool>* cancel = nullptr;  // set to stop taking new work (in-flight work finishes)
+  // Called from worker threads after each upload the server confirmed and the
+  // state store recorded. Must be thread-safe and quick.
+  std::function<void(const UploadEvent&)> on_uploaded;
 };
 
 // Live counters, readable from another thread while a sync runs.

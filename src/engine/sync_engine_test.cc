@@ -122,6 +122,33 @@ TEST_F(EngineTest, SyncsEverythingAndVerifiesBytes) {
   EXPECT_EQ(mem->open_multipart_uploads(), 0u);
 }
 
+TEST_F(EngineTest, UploadEventsTellNewAndReplacedObjects) {
+  Write("a", "12345");
+  Write("b", "xy");
+  auto mem = MakeMemory("m");
+  std::mutex mu;
+  std::vector<UploadEvent> events;
+  EngineOptions o;
+  o.on_uploaded = [&](const UploadEvent& e) {
+    std::lock_guard<std::mutex> l(mu);
+    events.push_back(e);
+  };
+  ASSERT_TRUE(RunSync({Dest("m", mem.get())}, o).ok());
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    EXPECT_EQ(e.destination, "m");
+    EXPECT_EQ(e.replaced_key, "");
+  }
+  events.clear();
+  Write("a", "1234567890");
+  ASSERT_TRUE(RunSync({Dest("m", mem.get())}, o).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key, "host/a");
+  EXPECT_EQ(events[0].size, 10u);
+  EXPECT_EQ(events[0].replaced_key, "host/a");
+  EXPECT_EQ(events[0].replaced_size, 5u);
+}
+
 TEST_F(EngineTest, SecondRunSendsNothingAndChangesUploadExactlyThose) {
   for (int i = 0; i < 20; ++i) Write("f" + std::to_string(i), Random(200, i));
   auto mem = MakeMemory("m");

@@ -435,7 +435,8 @@ class SqliteStore : public StateStore {
     CK_ASSIGN_OR_RETURN(
         Stmt st,
         db().Prepare("SELECT f.id, f.source, f.rel_path, f.size, f.mtime_ns, f.inode, d.status, "
-                     "d.attempts FROM file_dest d CROSS JOIN files f ON f.id = d.file_id "
+                     "d.attempts, d.remote_key, COALESCE(d.synced_size, 0) "
+                     "FROM file_dest d CROSS JOIN files f ON f.id = d.file_id "
                      "WHERE d.destination = ?1 AND d.status IN ('pending', 'failed') "
                      "AND d.file_id > ?2 "
                      "AND (d.status = 'pending' OR (d.attempts < ?3 AND "
@@ -459,6 +460,8 @@ class SqliteStore : public StateStore {
       w.inode = I2U(st.Int(5));
       CK_ASSIGN_OR_RETURN(w.status, StatusFromName(st.View(6)));
       w.attempts = static_cast<int>(st.Int(7));
+      w.prev_remote_key = st.Bytes(8);
+      w.prev_synced_size = I2U(st.Int(9));
       out.push_back(std::move(w));
     }
     return out;

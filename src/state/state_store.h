@@ -65,6 +65,11 @@ struct WorkItem {
   uint64_t inode = 0;
   SyncStatus status = SyncStatus::kPending;
   int attempts = 0;
+  // What an earlier confirmed upload left on the destination: its key ("" if
+  // the file was never synced there) and size. Lets observers keep bucket
+  // figures current when an object is replaced.
+  std::string prev_remote_key;
+  uint64_t prev_synced_size = 0;
 };
 
 // Recorded when a destination confirmed the bytes of a file version.
