@@ -1,5 +1,6 @@
 #include "dest/factory.h"
 
+#include "dest/b2_destination.h"
 #include "dest/s3_destination.h"
 
 namespace ck {
@@ -52,6 +53,25 @@ DestinationHandle BuildDestination(const DestinationConfig& cfg, const SyncConfi
     o.credentials =
         AwsCredentials{creds->access_key_id, creds->secret_access_key, creds->session_token};
     auto d = MakeS3Destination(cfg.name, std::move(o), deps.http);
+    if (!d.ok()) {
+      h.unavailable = d.status();
+      return h;
+    }
+    backend = std::move(d).value();
+  } else if (cfg.type == "b2") {
+    auto creds = ResolveB2Credentials(cfg, deps.getenv);
+    if (!creds.ok()) {
+      h.unavailable = creds.status();
+      return h;
+    }
+    B2ClientOptions o;
+    o.name = cfg.name;
+    o.api_url = cfg.api_url;
+    o.key_id = creds->key_id;
+    o.application_key = creds->application_key;
+    o.bucket = cfg.bucket;
+    o.env = deps.env;
+    auto d = MakeB2Destination(cfg.name, std::move(o), deps.http);
     if (!d.ok()) {
       h.unavailable = d.status();
       return h;

@@ -1,0 +1,546 @@
+#include "inspect/bucket_inspector.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "inspect/time_format.h"
+#include "util/encoding.h"
+
+namespace ck {
+
+std::string_view ConnectionStateName(ConnectionState s) {
+  switch (s) {
+    case ConnectionState::kChecking:
+      return "checking";
+    case ConnectionState::kConnected:
+      return "connected";
+    case ConnectionState::kDisabled:
+      return "disabled";
+    case ConnectionState::kMissingCredentials:
+      return "missing_credentials";
+    case ConnectionState::kNetworkError:
+      return "network_error";
+    case ConnectionState::kAuthFailed:
+      return "auth_failed";
+    case ConnectionState::kBucketNotFound:
+      return "bucket_not_found";
+    case ConnectionState::kError:
+      break;
+  }
+  return "error";
+}
+
+ConnectionState ConnectionStateForError(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kOk:
+      return ConnectionState::kConnected;
+    case ErrorKind::kTransient:
+      return ConnectionState::kNetworkError;
+    case ErrorKind::kAuth:
+      return ConnectionState::kAuthFailed;
+    case ErrorKind::kNotFound:
+      return ConnectionState::kBucketNotFound;
+    default:
+      return ConnectionState::kError;
+  }
+}
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+double MillisBetween(SteadyTime a, SteadyTime b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+uint64_t AddClamped(uint64_t v, int64_t delta) {
+  if (delta >= 0) return v + static_cast<uint64_t>(delta);
+  auto d = static_cast<uint64_t>(-delta);
+  return d > v ? 0 : v - d;
+}
+
+std::string Where(const std::string& bucket, const std::string& prefix) {
+  std::string w = bucket.empty() ? "the bucket" : "bucket " + bucket;
+  if (!prefix.empty()) w += " under prefix " + prefix;
+  return w;
+}
+
+// The human message for a failed listing: names the destination and the cause.
+std::string FailureMessage(const std::string& name, const std::string& bucket, const Status& st) {
+  const std::string& m = st.message();
+  switch (ConnectionStateForError(st.kind())) {
+    case ConnectionState::kNetworkError:
+      return "cannot reach the server of destination " + name + " (network error): " + m;
+    case ConnectionState::kAuthFailed:
+      return "the server rejected the credentials of destination " + name + ": " + m;
+    case ConnectionState::kBucketNotFound:
+      return (bucket.empty() ? std::string("the bucket") : "bucket " + bucket) +
+             " of destination " + name + " does not exist: " + m;
+    default:
+      return "listing the bucket of destination " + name + " failed (" +
+             std::string(ErrorKindName(st.kind())) + "): " + m;
+  }
+}
+
+}  // namespace
+
+BucketInspector::BucketInspector(const std::vector<DestinationHandle>& dests, StateStore* store,
+                                 Env* env, InspectorOptions options)
+    : store_(store), env_(env), opts_(std::move(options)) {
+  int64_t now = env_->NowMicros();
+  for (const auto& h : dests) {
+    auto e = std::make_unique<Entry>();
+    e->name = h.name;
+    e->type = h.type;
+    auto b = opts_.buckets.find(h.name);
+    if (b != opts_.buckets.end()) e->bucket = b->second;
+    e->prefix = h.prefix;
+    e->enabled = h.enabled;
+    e->dest = h.dest.get();
+    e->metrics = h.metrics;
+    e->unavailable = h.unavailable;
+    e->max_keys = h.type == "b2" ? opts_.b2_max_keys : opts_.s3_max_keys;
+    e->diag.checked_at_us = now;
+    if (!h.enabled) {
+      e->diag.state = ConnectionState::kDisabled;
+      e->diag.message = "destination " + h.name + " is disabled in the configuration";
+    } else if (!h.unavailable.ok()) {
+      // Credentials are resolved locally before anything is sent, so kAuth here
+      // means none were found (a rejected credential is only known from a request).
+      if (h.unavailable.kind() == ErrorKind::kAuth) {
+        e->diag.state = ConnectionState::kMissingCredentials;
+        e->diag.message = h.unavailable.message();
+      } else {
+        e->diag.state = ConnectionState::kError;
+        e->diag.message = "destination " + h.name + " cannot be used: " + h.unavailable.message();
+      }
+    } else if (h.dest == nullptr) {
+      e->diag.state = ConnectionState::kError;
+      e->diag.message = "destination " + h.name + " cannot be used: no backend was built";
+    } else {
+      e->diag.checked_at_us = 0;
+      e->diag.message = "first check of destination " + h.name + " has not finished yet";
+    }
+    entries_.push_back(std::move(e));
+  }
+}
+
+BucketInspector::~BucketInspector() {
+  stopping_.store(true);
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& e : entries_)
+      if (e->worker.joinable()) threads.push_back(std::move(e->worker));
+  }
+  done_cv_.notify_all();
+  JoinAll(&threads);
+}
+
+void BucketInspector::JoinAll(std::vector<std::thread>* threads) {
+  for (auto& t : *threads) t.join();
+  threads->clear();
+}
+
+std::vector<std::string> BucketInspector::names() const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_) out.push_back(e->name);
+  return out;
+}
+
+bool BucketInspector::Has(const std::string& name) const {
+  return Find(name) != nullptr;
+}
+
+BucketInspector::Entry* BucketInspector::Find(const std::string& name) {
+  for (auto& e : entries_)
+    if (e->name == name) return e.get();
+  return nullptr;
+}
+
+const BucketInspector::Entry* BucketInspector::Find(const std::string& name) const {
+  for (const auto& e : entries_)
+    if (e->name == name) return e.get();
+  return nullptr;
+}
+
+bool BucketInspector::Expired(const Entry& e, SteadyTime now) const {
+  if (!Usable(e) || e.listing) return false;
+  if (!e.last_attempt) return true;
+  auto age = now - *e.last_attempt;
+  return e.last_status.ok() ? age >= opts_.reconcile_interval : age >= opts_.failure_retry_interval;
+}
+
+void BucketInspector::StartListing(Entry& e, std::vector<std::thread>* finished) {
+  if (e.listing || stopping_.load()) return;
+  if (e.worker.joinable()) finished->push_back(std::move(e.worker));
+  e.listing = true;
+  e.listings++;
+  e.cursor_set = false;
+  e.cursor.clear();
+  e.undecided.clear();
+  e.missed.clear();
+  Entry* p = &e;
+  e.worker = std::thread([this, p] { RunListing(p); });
+}
+
+void BucketInspector::RunListing(Entry* e) {
+  SteadyTime t0 = env_->SteadyNow();
+  uint64_t files = 0, bytes = 0, pages = 0;
+  ListOptions lo;
+  lo.prefix = e->prefix;
+  lo.max_keys = e->max_keys;
+  Status st;
+  while (true) {
+    if (stopping_.load()) {
+      st = Status(ErrorKind::kCancelled, "inspector shutting down");
+      break;
+    }
+    auto page = e->dest->List(lo);
+    ++pages;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      e->pages++;
+    }
+    if (!page.ok()) {
+      st = page.status();
+      break;
+    }
+    for (const auto& o : page->objects) {
+      if (o.key.compare(0, e->prefix.size(), e->prefix) != 0) continue;
+      ++files;
+      bytes += o.size;
+    }
+    bool last = page->next_continuation_token.empty();
+    if (!last && page->next_continuation_token == lo.continuation_token) {
+      st = Status(ErrorKind::kPermanent, "the listing did not advance (same continuation token)");
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      DecideChanges(*e, page->objects, last, page->objects.empty() ? "" : page->objects.back().key);
+    }
+    if (last) break;
+    lo.continuation_token = page->next_continuation_token;
+  }
+  SteadyTime t1 = env_->SteadyNow();
+  double ms = MillisBetween(t0, t1);
+  int64_t now_us = env_->NowMicros();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    e->listing = false;
+    e->attempts_done++;
+    e->last_attempt = t1;
+    e->last_status = st;
+    if (st.kind() != ErrorKind::kCancelled) {
+      e->diag.checked_at_us = now_us;
+      e->diag.latency_ms = ms;
+    }
+    if (st.ok()) {
+      for (const auto& c : e->missed) {
+        files = AddClamped(files, c.dfiles);
+        bytes = AddClamped(bytes, c.dbytes);
+      }
+      e->fig.known = true;
+      e->fig.files = files;
+      e->fig.bytes = bytes;
+      e->fig.as_of_us = now_us;
+      e->fig.listed_at_us = now_us;
+      e->fig.stale = false;
+      e->last_success = t1;
+      e->diag.state = ConnectionState::kConnected;
+      e->diag.message = "listed " + std::to_string(files) + " objects (" + HumanBytes(bytes) +
+                        ") in " + Where(e->bucket, e->prefix) + " with " + std::to_string(pages) +
+                        (pages == 1 ? " request" : " requests");
+    } else if (st.kind() != ErrorKind::kCancelled) {
+      e->fig.stale = e->fig.known;
+      e->diag.state = ConnectionStateForError(st.kind());
+      e->diag.message = FailureMessage(e->name, e->bucket, st);
+    }
+    e->cursor_set = false;
+    e->cursor.clear();
+    e->undecided.clear();
+    e->missed.clear();
+  }
+  done_cv_.notify_all();
+  if (st.ok()) {
+    spdlog::info(
+        "bucket query destination={} op=list pages={} objects={} bytes={} ms={:.1f} outcome=ok",
+        e->name, pages, files, bytes, ms);
+  } else if (st.kind() != ErrorKind::kCancelled) {
+    spdlog::warn("bucket query destination={} op=list pages={} ms={:.1f} outcome={} error=\"{}\"",
+                 e->name, pages, ms, ErrorKindName(st.kind()), PrintableName(st.message()));
+  }
+}
+
+void BucketInspector::DecideChanges(Entry& e, const std::vector<ObjectInfo>& objects,
+                                    bool last_page, const std::string& page_last_key) {
+  // The page covers the keys in (cursor, page_last_key], or everything left
+  // when it is the last one. A covered change was seen by the listing if the
+  // page shows the state it (or a later change of the same key) left.
+  auto covered = [&](const std::string& key) {
+    return last_page || (!objects.empty() && key <= page_last_key);
+  };
+  std::map<std::string, std::vector<const Change*>> groups;
+  std::vector<Change> keep;
+  for (const auto& c : e.undecided) {
+    if (covered(c.key))
+      groups[c.key].push_back(&c);
+    else
+      keep.push_back(c);
+  }
+  for (const auto& [key, changes] : groups) {
+    auto it = std::lower_bound(objects.begin(), objects.end(), key,
+                               [](const ObjectInfo& o, const std::string& k) { return o.key < k; });
+    bool present = it != objects.end() && it->key == key;
+    uint64_t size = present ? it->size : 0;
+    // The last change whose outcome the listing shows; none: it saw the state before all.
+    size_t seen = 0;  // count of changes the listing saw
+    for (size_t i = changes.size(); i > 0; --i) {
+      const Change* c = changes[i - 1];
+      if (c->present == present && (!present || c->size == size)) {
+        seen = i;
+        break;
+      }
+    }
+    for (size_t i = seen; i < changes.size(); ++i) e.missed.push_back(*changes[i]);
+  }
+  e.undecided = std::move(keep);
+  if (!objects.empty()) {
+    e.cursor = page_last_key;
+    e.cursor_set = true;
+  }
+}
+
+void BucketInspector::ApplyChange(Entry& e, Change c) {
+  if (e.fig.known) {
+    e.fig.files = AddClamped(e.fig.files, c.dfiles);
+    e.fig.bytes = AddClamped(e.fig.bytes, c.dbytes);
+    e.fig.as_of_us = env_->NowMicros();
+  }
+  if (e.listing) {
+    if (e.cursor_set && c.key <= e.cursor)
+      e.missed.push_back(std::move(c));
+    else
+      e.undecided.push_back(std::move(c));
+  }
+}
+
+void BucketInspector::OnUploaded(const UploadEvent& event) {
+  Entry* e = Find(event.destination);
+  if (e == nullptr || event.key.compare(0, e->prefix.size(), e->prefix) != 0) return;
+  Change c;
+  c.key = event.key;
+  c.present = true;
+  c.size = event.size;
+  if (!event.replaced_key.empty() && event.replaced_key == event.key) {
+    c.dfiles = 0;
+    c.dbytes = static_cast<int64_t>(event.size) - static_cast<int64_t>(event.replaced_size);
+  } else {
+    c.dfiles = 1;
+    c.dbytes = static_cast<int64_t>(event.size);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  ApplyChange(*e, std::move(c));
+}
+
+void BucketInspector::OnDeleted(const std::string& destination, const std::string& key,
+                                uint64_t size) {
+  Entry* e = Find(destination);
+  if (e == nullptr || key.compare(0, e->prefix.size(), e->prefix) != 0) return;
+  Change c;
+  c.key = key;
+  c.present = false;
+  c.size = 0;
+  c.dfiles = -1;
+  c.dbytes = -static_cast<int64_t>(size);
+  std::lock_guard<std::mutex> l(mu_);
+  ApplyChange(*e, std::move(c));
+}
+
+DestinationSnapshot BucketInspector::SnapshotLocked(const Entry& e, SteadyTime now) const {
+  DestinationSnapshot s;
+  s.name = e.name;
+  s.type = e.type;
+  s.bucket = e.bucket;
+  s.prefix = e.prefix;
+  s.enabled = e.enabled;
+  s.connection = e.diag;
+  s.figures = e.fig;
+  if (e.fig.known && !e.fig.stale && e.last_success &&
+      now - *e.last_success >= opts_.reconcile_interval)
+    s.figures.stale = true;
+  s.refreshing = e.listing;
+  s.inspector_list_calls = e.pages;
+  s.listings = e.listings;
+  if (e.metrics) s.destination_list_calls = e.metrics->ListCalls();
+  s.metrics = e.metrics;
+  return s;
+}
+
+void BucketInspector::EnsureFresh(const std::vector<Entry*>& entries) {
+  std::vector<std::thread> finished;
+  std::vector<std::pair<Entry*, uint64_t>> waits;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    SteadyTime now = env_->SteadyNow();
+    for (Entry* e : entries) {
+      if (Expired(*e, now)) StartListing(*e, &finished);
+      if (e->listing) waits.emplace_back(e, e->attempts_done);
+    }
+  }
+  JoinAll(&finished);
+  if (waits.empty()) return;
+  std::unique_lock<std::mutex> l(mu_);
+  done_cv_.wait_for(l, opts_.max_wait, [&] {
+    if (stopping_.load()) return true;
+    for (const auto& [e, n] : waits)
+      if (e->attempts_done == n) return false;
+    return true;
+  });
+}
+
+std::vector<DestinationSnapshot> BucketInspector::Snapshots(bool ensure_fresh) {
+  if (ensure_fresh) {
+    std::vector<Entry*> all;
+    for (auto& e : entries_) all.push_back(e.get());
+    EnsureFresh(all);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  SteadyTime now = env_->SteadyNow();
+  std::vector<DestinationSnapshot> out;
+  for (const auto& e : entries_) out.push_back(SnapshotLocked(*e, now));
+  return out;
+}
+
+Result<DestinationSnapshot> BucketInspector::Snapshot(const std::string& name, bool ensure_fresh) {
+  Entry* e = Find(name);
+  if (e == nullptr) return NotFound("no destination named '" + name + "'");
+  if (ensure_fresh) EnsureFresh({e});
+  std::lock_guard<std::mutex> l(mu_);
+  return SnapshotLocked(*e, env_->SteadyNow());
+}
+
+Status BucketInspector::Refresh(const std::string& name) {
+  Entry* e = Find(name);
+  if (e == nullptr) return NotFound("no destination named '" + name + "'");
+  if (!e->enabled) return Status(ErrorKind::kConfig, "destination " + name + " is disabled");
+  if (!e->unavailable.ok()) return e->unavailable;
+  if (e->dest == nullptr) return Internal("destination " + name + " has no backend");
+  std::vector<std::thread> finished;
+  uint64_t target;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!e->listing && e->last_attempt &&
+        env_->SteadyNow() - *e->last_attempt < opts_.min_refresh_interval)
+      return e->last_status;
+    StartListing(*e, &finished);
+    target = e->attempts_done;
+  }
+  JoinAll(&finished);
+  std::unique_lock<std::mutex> l(mu_);
+  done_cv_.wait(l, [&] { return e->attempts_done > target || stopping_.load(); });
+  if (e->attempts_done <= target) return Status(ErrorKind::kCancelled, "inspector shutting down");
+  return e->last_status;
+}
+
+void BucketInspector::WaitIdle() {
+  std::unique_lock<std::mutex> l(mu_);
+  done_cv_.wait(l, [&] {
+    for (const auto& e : entries_)
+      if (e->listing) return false;
+    return true;
+  });
+}
+
+nlohmann::json ConnectionJson(const ConnectionDiagnosis& d) {
+  return {{"state", ConnectionStateName(d.state)},
+          {"message", JsonSafeString(d.message)},
+          {"checked_at", IsoTimeJson(d.checked_at_us)},
+          {"latency_ms", static_cast<double>(static_cast<int64_t>(d.latency_ms * 10 + 0.5)) / 10}};
+}
+
+nlohmann::json DestinationStatusJson(const DestinationSnapshot& s, const DestinationCounts* counts,
+                                     int64_t now_us) {
+  DestinationCounts c;
+  if (counts != nullptr) c = *counts;
+  nlohmann::json j;
+  j["name"] = s.name;
+  j["type"] = s.type;
+  j["enabled"] = s.enabled;
+  j["bucket"] = s.bucket;
+  j["prefix"] = JsonSafeString(s.prefix);
+  j["connection"] = ConnectionJson(s.connection);
+  bool from_bucket = s.connection.state == ConnectionState::kConnected && s.figures.known;
+  if (from_bucket) {
+    j["synced"] = {{"files", s.figures.files},
+                   {"bytes", s.figures.bytes},
+                   {"source", "bucket"},
+                   {"as_of", IsoTimeJson(s.figures.as_of_us)},
+                   {"listed_at", IsoTimeJson(s.figures.listed_at_us)},
+                   {"stale", s.figures.stale}};
+  } else {
+    j["synced"] = {{"files", c.synced_files},
+                   {"bytes", c.synced_bytes},
+                   {"source", "database"},
+                   {"as_of", IsoTimeJson(now_us)},
+                   {"stale", false}};
+    if (s.figures.known) {
+      j["last_bucket"] = {{"files", s.figures.files},
+                          {"bytes", s.figures.bytes},
+                          {"as_of", IsoTimeJson(s.figures.as_of_us)},
+                          {"listed_at", IsoTimeJson(s.figures.listed_at_us)},
+                          {"stale", true}};
+    }
+  }
+  j["pending"] = {{"files", c.pending_files}, {"bytes", c.pending_bytes}};
+  j["failed"] = {{"files", c.failed_files}, {"bytes", c.failed_bytes}};
+  j["database"] = {{"synced", {{"files", c.synced_files}, {"bytes", c.synced_bytes}}}};
+  j["list_calls"] = s.inspector_list_calls;
+  j["destination_list_calls"] =
+      s.destination_list_calls ? nlohmann::json(*s.destination_list_calls) : nlohmann::json();
+  j["last_synced_at"] = IsoTimeJson(c.last_synced_us);
+  j["refreshing"] = s.refreshing;
+  j["all_synced"] = s.enabled && c.pending_files == 0 && c.failed_files == 0;
+  return j;
+}
+
+Result<nlohmann::json> BucketInspector::StatusDocument() {
+  auto snaps = Snapshots(true);
+  CK_ASSIGN_OR_RETURN(auto counts, store_->Counts());
+  int64_t now = env_->NowMicros();
+  nlohmann::json doc;
+  doc["generated_at"] = FormatIsoTime(now);
+  doc["destinations"] = nlohmann::json::array();
+  uint64_t files = 0, bytes = 0, pending_files = 0, pending_bytes = 0, failed_files = 0;
+  for (const auto& s : snaps) {
+    const DestinationCounts* dc = nullptr;
+    for (const auto& c : counts)
+      if (c.destination == s.name) dc = &c;
+    nlohmann::json d = DestinationStatusJson(s, dc, now);
+    files += d["synced"]["files"].get<uint64_t>();
+    bytes += d["synced"]["bytes"].get<uint64_t>();
+    pending_files += d["pending"]["files"].get<uint64_t>();
+    pending_bytes += d["pending"]["bytes"].get<uint64_t>();
+    failed_files += d["failed"]["files"].get<uint64_t>();
+    doc["destinations"].push_back(std::move(d));
+  }
+  doc["totals"] = {{"files", files},
+                   {"bytes", bytes},
+                   {"pending_files", pending_files},
+                   {"pending_bytes", pending_bytes},
+                   {"failed_files", failed_files}};
+  return doc;
+}
+
+Result<nlohmann::json> BucketInspector::DestinationStatus(const std::string& name) {
+  CK_ASSIGN_OR_RETURN(DestinationSnapshot s, Snapshot(name, true));
+  CK_ASSIGN_OR_RETURN(auto counts, store_->Counts());
+  const DestinationCounts* dc = nullptr;
+  for (const auto& c : counts)
+    if (c.destination == s.name) dc = &c;
+  return DestinationStatusJson(s, dc, env_->NowMicros());
+}
+
+}  // namespace ck

@@ -1,0 +1,247 @@
+// BucketInspector: what the buckets themselves hold (object count and bytes
+// under each destination's prefix) and whether each bucket can be reached,
+// combined with the state database into the status document that
+// `cloudkeep status --json` prints and `GET /api/status` serves.
+//
+// Listing a bucket costs money (S3 bills LIST requests, B2 bills them as
+// Class C transactions), so figures are cached and kept current without new
+// listings:
+//  * one listing per destination at a time: concurrent callers share it
+//    (single flight);
+//  * every upload cloudkeep confirms (OnUploaded) and every delete (OnDeleted)
+//    adjusts the cached figures at once;
+//  * a full re-listing happens only when the figures are older than
+//    reconcile_interval (default 15 min), after a failure once
+//    failure_retry_interval has passed, or on demand (Refresh);
+//  * the cached listing is also the connection check: while it is fresh no
+//    request is sent at all.
+// A failed listing never wipes good figures: they are kept (stale) next to the
+// new diagnosis. Changes confirmed while a listing runs are reconciled exactly:
+// listings are in ascending key order, so for each change the inspector knows
+// whether the listing saw it.
+//
+// Time comes from the Env (NowMicros for timestamps, SteadyNow for ages), so
+// tests control the clock. Waiting for a listing (max_wait) is real time.
+// All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dest/decorators.h"
+#include "dest/destination.h"
+#include "dest/factory.h"
+#include "engine/sync_engine.h"
+#include "state/state_store.h"
+#include "util/env.h"
+#include "util/result.h"
+
+namespace ck {
+
+// Connection diagnosis of one destination.
+enum class ConnectionState {
+  kChecking,            // the first check has not finished yet
+  kConnected,           // the last listing succeeded
+  kDisabled,            // not enabled in the configuration
+  kMissingCredentials,  // no credentials could be resolved; nothing was sent
+  kNetworkError,        // DNS, connection refused, timeout (ErrorKind::kTransient)
+  kAuthFailed,          // the server rejected the credentials (ErrorKind::kAuth)
+  kBucketNotFound,      // the bucket does not exist (ErrorKind::kNotFound)
+  kError,               // anything else
+};
+// "checking", "connected", "disabled", "missing_credentials", "network_error",
+// "auth_failed", "bucket_not_found", "error".
+std::string_view ConnectionStateName(ConnectionState s);
+// The state a failed listing with this error kind means.
+ConnectionState ConnectionStateForError(ErrorKind kind);
+
+struct ConnectionDiagnosis {
+  ConnectionState state = ConnectionState::kChecking;
+  std::string message;        // human-readable, names the destination and the cause
+  int64_t checked_at_us = 0;  // wall clock of the check, 0 = never
+  double latency_ms = 0;      // how long the check (the listing) took
+};
+
+// Bucket figures under the destination's prefix.
+struct BucketFigures {
+  bool known = false;  // a listing has succeeded at least once
+  uint64_t files = 0, bytes = 0;
+  int64_t as_of_us = 0;      // last time the figures were known right (listing or confirmed change)
+  int64_t listed_at_us = 0;  // when the listing they stem from finished
+  // The latest listing attempt failed, or the figures are older than the
+  // reconcile interval and the re-listing has not finished yet.
+  bool stale = false;
+};
+
+// Everything the inspector knows about one destination, copied out.
+struct DestinationSnapshot {
+  std::string name, type, bucket, prefix;
+  bool enabled = true;
+  ConnectionDiagnosis connection;
+  BucketFigures figures;
+  bool refreshing = false;            // a listing is in flight
+  uint64_t inspector_list_calls = 0;  // list requests (pages) the inspector sent
+  uint64_t listings = 0;              // listings the inspector started
+  // Every list request sent to the destination by anyone in this process
+  // (engine included), from its DestinationMetrics; nullopt without metrics.
+  std::optional<uint64_t> destination_list_calls;
+  std::shared_ptr<DestinationMetrics> metrics;  // may be null
+};
+
+struct InspectorOptions {
+  // Full re-listing when the figures are older than this.
+  std::chrono::milliseconds reconcile_interval = std::chrono::minutes(15);
+  // After a failed listing, the next attempt is made this much later.
+  std::chrono::milliseconds failure_retry_interval = std::chrono::minutes(1);
+  // Refresh() does not list again when a listing finished less than this ago.
+  std::chrono::milliseconds min_refresh_interval = std::chrono::seconds(10);
+  // How long a status request waits for a listing it needs before answering
+  // with what is cached (state "checking" or stale figures). The CLI's one-shot
+  // `status` should pass a long value; the API server keeps it short.
+  std::chrono::milliseconds max_wait = std::chrono::seconds(3);
+  // Page size per destination type; a backend may cap it (B2: 10,000).
+  int s3_max_keys = 1000;
+  int b2_max_keys = 10000;
+  // Destination name -> bucket name, shown in documents only (optional).
+  std::map<std::string, std::string> buckets;
+};
+
+class BucketInspector {
+ public:
+  // dests: every configured destination, disabled and unavailable ones included
+  // (they are diagnosed, not listed). The handles' Destination objects and the
+  // store must outlive the inspector; the vector itself is only read here.
+  BucketInspector(const std::vector<DestinationHandle>& dests, StateStore* store, Env* env,
+                  InspectorOptions options);
+  // Stops listings in flight (between two pages) and joins them.
+  ~BucketInspector();
+  BucketInspector(const BucketInspector&) = delete;
+  BucketInspector& operator=(const BucketInspector&) = delete;
+
+  // Destination names, in configuration order.
+  std::vector<std::string> names() const;
+  bool Has(const std::string& name) const;
+
+  // Snapshots of every destination. With ensure_fresh, listings are first
+  // started (in parallel) for destinations whose figures expired or that were
+  // never checked, and waited for up to max_wait; without it, no request is
+  // ever sent (metrics scrapes).
+  std::vector<DestinationSnapshot> Snapshots(bool ensure_fresh);
+  // One destination; kNotFound for an unknown name.
+  Result<DestinationSnapshot> Snapshot(const std::string& name, bool ensure_fresh);
+
+  // Lists the destination now (joining a listing in flight) and waits for it
+  // without a time limit. No new listing when one finished less than
+  // min_refresh_interval ago. Returns the outcome: OK, the listing's error, the
+  // reason the destination cannot be used, or kNotFound for an unknown name.
+  Status Refresh(const std::string& name);
+
+  // A confirmed upload (EngineOptions::on_uploaded): replaced_key == key ->
+  // bytes += size - replaced_size; otherwise files += 1, bytes += size.
+  // Quick; callable from any thread. Events for unknown destinations or keys
+  // outside the prefix are ignored; without figures yet, the coming listing
+  // counts the object.
+  void OnUploaded(const UploadEvent& event);
+  // An object cloudkeep deleted: files -= 1, bytes -= size.
+  void OnDeleted(const std::string& destination, const std::string& key, uint64_t size);
+
+  // The status document (see README "JSON output"):
+  //   {"generated_at", "destinations": [D...], "totals": {"files", "bytes", ...}}
+  // with D = {"name", "type", "enabled", "bucket", "prefix",
+  //           "connection": {"state", "message", "checked_at", "latency_ms"},
+  //           "synced": {"files", "bytes", "source": "bucket"|"database", "as_of", "stale"},
+  //           "pending": {"files", "bytes"}, "failed": {"files", "bytes"},
+  //           "list_calls", "destination_list_calls", "last_synced_at", "refreshing",
+  //           "database": {"synced": {"files", "bytes"}}, "last_bucket" (when the bucket
+  //           figures are known but not used), "all_synced"}.
+  // Synced figures come from the bucket when it is connected; otherwise from the
+  // database (source "database") with the diagnosis. Pending and failed always
+  // come from the database. Fails only when the database cannot be read.
+  Result<nlohmann::json> StatusDocument();
+  // One D object; kNotFound for an unknown name.
+  Result<nlohmann::json> DestinationStatus(const std::string& name);
+
+  // Blocks until no listing is in flight (tests, shutdown).
+  void WaitIdle();
+
+ private:
+  // A confirmed change of one key, as recorded while a listing runs.
+  struct Change {
+    std::string key;
+    bool present = true;  // the object exists afterwards (upload) or not (delete)
+    uint64_t size = 0;    // its size afterwards
+    int64_t dfiles = 0, dbytes = 0;
+  };
+  struct Entry {
+    // Fixed at construction.
+    std::string name, type, bucket, prefix;
+    bool enabled = true;
+    Destination* dest = nullptr;
+    std::shared_ptr<DestinationMetrics> metrics;
+    Status unavailable;
+    int max_keys = 1000;
+    // Guarded by mu_.
+    ConnectionDiagnosis diag;
+    BucketFigures fig;
+    bool listing = false;
+    uint64_t attempts_done = 0;  // listings finished (any outcome)
+    std::optional<std::chrono::steady_clock::time_point> last_attempt;  // finished
+    std::optional<std::chrono::steady_clock::time_point> last_success;
+    Status last_status;
+    uint64_t pages = 0;
+    uint64_t listings = 0;
+    // Bookkeeping of the listing in flight.
+    bool cursor_set = false;
+    std::string cursor;             // last key the listing has processed
+    std::vector<Change> undecided;  // the listing may still see these
+    std::vector<Change> missed;     // the listing did not see these: apply at the end
+    std::thread worker;
+  };
+
+  Entry* Find(const std::string& name);
+  const Entry* Find(const std::string& name) const;
+  bool Usable(const Entry& e) const { return e.dest != nullptr && e.unavailable.ok() && e.enabled; }
+  // Whether e's figures need a listing now. mu_ held.
+  bool Expired(const Entry& e, std::chrono::steady_clock::time_point now) const;
+  // Starts a listing on its own thread unless one is in flight. mu_ held;
+  // threads of finished listings are moved to *finished for joining outside mu_.
+  void StartListing(Entry& e, std::vector<std::thread>* finished);
+  void RunListing(Entry* e);
+  // Applies a change to the live figures and to the bookkeeping of a listing in flight.
+  void ApplyChange(Entry& e, Change c);
+  // Decides the undecided changes the page with these objects covers. mu_ held.
+  void DecideChanges(Entry& e, const std::vector<ObjectInfo>& objects, bool last_page,
+                     const std::string& page_last_key);
+  DestinationSnapshot SnapshotLocked(const Entry& e,
+                                     std::chrono::steady_clock::time_point now) const;
+  void EnsureFresh(const std::vector<Entry*>& entries);
+  static void JoinAll(std::vector<std::thread>* threads);
+
+  StateStore* store_;
+  Env* env_;
+  InspectorOptions opts_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable done_cv_;  // a listing finished
+  std::vector<std::unique_ptr<Entry>> entries_;
+};
+
+// JSON of one diagnosis: {"state", "message", "checked_at", "latency_ms"}.
+nlohmann::json ConnectionJson(const ConnectionDiagnosis& d);
+
+// One D object of the status document from a snapshot and the database's counts
+// for that destination (null: none recorded yet). now_us stamps database figures.
+nlohmann::json DestinationStatusJson(const DestinationSnapshot& s, const DestinationCounts* counts,
+                                     int64_t now_us);
+
+}  // namespace ck

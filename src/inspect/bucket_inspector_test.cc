@@ -1,0 +1,480 @@
+#include "inspect/bucket_inspector.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "inspect/inspect_test_util.h"
+#include "inspect/time_format.h"
+
+namespace ck {
+namespace {
+
+using inspect_testing::DisabledHandle;
+using inspect_testing::FakeClockEnv;
+using inspect_testing::MemoryHandle;
+using inspect_testing::MissingCredentialsHandle;
+using inspect_testing::PutObject;
+using inspect_testing::ScratchDir;
+using inspect_testing::SeedDatabase;
+using json = nlohmann::json;
+
+class InspectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = inspect_testing::OpenStore(dir_.File("state.db"), &env_);
+    ASSERT_NE(store_, nullptr);
+  }
+
+  MemoryDestination* AddMemory(const std::string& name, const std::string& prefix = "host/") {
+    MemoryDestination* raw = nullptr;
+    handles_.push_back(MemoryHandle(name, prefix, &raw));
+    return raw;
+  }
+
+  BucketInspector& Make(InspectorOptions o = {}) {
+    o.min_refresh_interval = std::chrono::milliseconds(0);
+    o.max_wait = std::chrono::seconds(30);
+    inspector_ = std::make_unique<BucketInspector>(handles_, store_.get(), &env_, o);
+    return *inspector_;
+  }
+
+  // The D object of the named destination in a fresh status document.
+  json Dest(const std::string& name) {
+    auto doc = inspector_->StatusDocument();
+    EXPECT_TRUE(doc.ok()) << doc.status().ToString();
+    if (!doc.ok()) return json();
+    EXPECT_NO_THROW((void)doc->dump()) << "document must serialise";
+    for (const auto& d : (*doc)["destinations"])
+      if (d["name"] == name) return d;
+    ADD_FAILURE() << "no destination " << name << " in " << doc->dump();
+    return json();
+  }
+
+  static void Fill(MemoryDestination* mem, const std::string& prefix, int n, size_t size) {
+    for (int i = 0; i < n; ++i) {
+      char key[32];
+      std::snprintf(key, sizeof key, "k%03d", i);
+      PutObject(mem, prefix + key, std::string(size, 'x'));
+    }
+  }
+
+  ScratchDir dir_;
+  FakeClockEnv env_;
+  std::unique_ptr<StateStore> store_;
+  std::vector<DestinationHandle> handles_;
+  std::unique_ptr<BucketInspector> inspector_;
+};
+
+TEST_F(InspectorTest, StatusCombinesBucketFiguresWithDatabaseQueues) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 25, 7);
+  PutObject(mem, "other/outside", "not counted");
+  PutObject(mem, "hostx", "not under host/ either");
+  SeedDatabase(store_.get(), {"a"}, 3, 2, 1);
+  Make();
+  auto doc = inspector_->StatusDocument();
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  ASSERT_EQ((*doc)["destinations"].size(), 1u);
+  const json& d = (*doc)["destinations"][0];
+  EXPECT_EQ(d["name"], "a");
+  EXPECT_EQ(d["type"], "s3");
+  EXPECT_EQ(d["enabled"], true);
+  EXPECT_EQ(d["connection"]["state"], "connected");
+  EXPECT_NE(d["connection"]["message"].get<std::string>().find("25 objects"), std::string::npos)
+      << d.dump();
+  EXPECT_EQ(d["connection"]["checked_at"], FormatIsoTime(env_.NowMicros()));
+  EXPECT_TRUE(d["connection"]["latency_ms"].is_number());
+  EXPECT_EQ(d["synced"]["files"], 25);
+  EXPECT_EQ(d["synced"]["bytes"], 25 * 7);
+  EXPECT_EQ(d["synced"]["source"], "bucket");
+  EXPECT_EQ(d["synced"]["as_of"], FormatIsoTime(env_.NowMicros()));
+  EXPECT_EQ(d["synced"]["stale"], false);
+  EXPECT_EQ(d["pending"]["files"], 2);
+  EXPECT_EQ(d["pending"]["bytes"], 200);
+  EXPECT_EQ(d["failed"]["files"], 1);
+  EXPECT_EQ(d["database"]["synced"]["files"], 3);
+  EXPECT_EQ(d["list_calls"], 1);
+  EXPECT_TRUE(d["last_synced_at"].is_string());
+  EXPECT_EQ((*doc)["totals"]["files"], 25);
+  EXPECT_EQ((*doc)["totals"]["bytes"], 25 * 7);
+  EXPECT_EQ((*doc)["generated_at"], FormatIsoTime(env_.NowMicros()));
+  EXPECT_EQ(mem->calls("List"), 1u);
+
+  // Fresh cache: a second document sends nothing.
+  ASSERT_TRUE(inspector_->StatusDocument().ok());
+  EXPECT_EQ(mem->calls("List"), 1u);
+  EXPECT_EQ(mem->calls("Check"), 0u) << "the listing is the health check";
+}
+
+TEST_F(InspectorTest, ListsEveryPageAndCountsThem) {
+  auto* mem = AddMemory("a", "");
+  Fill(mem, "", 25, 3);
+  InspectorOptions o;
+  o.s3_max_keys = 10;
+  Make(o);
+  json d = Dest("a");
+  EXPECT_EQ(d["synced"]["files"], 25);
+  EXPECT_EQ(d["synced"]["bytes"], 75);
+  EXPECT_EQ(d["list_calls"], 3);
+  EXPECT_EQ(mem->calls("List"), 3u);
+  EXPECT_NE(d["connection"]["message"].get<std::string>().find("3 requests"), std::string::npos);
+}
+
+TEST_F(InspectorTest, ConcurrentRequestsShareOneListing) {
+  auto* a = AddMemory("a");
+  auto* b = AddMemory("b");
+  Fill(a, "host/", 5, 1);
+  Fill(b, "host/", 6, 1);
+  for (auto* m : {a, b}) {
+    m->set_fault_hook([](std::string_view op, const std::string&) {
+      if (op == "List") std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return Status::OK();
+    });
+  }
+  Make();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&] {
+      auto doc = inspector_->StatusDocument();
+      if (doc.ok() && (*doc)["destinations"][0]["synced"]["files"] == 5 &&
+          (*doc)["destinations"][1]["synced"]["files"] == 6)
+        ok.fetch_add(1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(a->calls("List"), 1u);
+  EXPECT_EQ(b->calls("List"), 1u);
+}
+
+TEST_F(InspectorTest, ConfirmedUploadsUpdateFiguresWithoutListing) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 10, 4);
+  Make();
+  EXPECT_EQ(Dest("a")["synced"]["files"], 10);
+  env_.Advance(std::chrono::seconds(30));
+  for (int i = 0; i < 5; ++i) {
+    inspector_->OnUploaded(
+        UploadEvent{.destination = "a", .key = "host/new" + std::to_string(i), .size = 100});
+  }
+  json d = Dest("a");
+  EXPECT_EQ(d["synced"]["files"], 15);
+  EXPECT_EQ(d["synced"]["bytes"], 40 + 500);
+  EXPECT_EQ(d["synced"]["as_of"], FormatIsoTime(env_.NowMicros()));
+  EXPECT_EQ(d["synced"]["listed_at"], FormatIsoTime(env_.NowMicros() - 30'000'000));
+  // A replaced object keeps the count; only the size difference counts.
+  inspector_->OnUploaded(UploadEvent{.destination = "a",
+                                     .key = "host/k003",
+                                     .size = 10,
+                                     .replaced_key = "host/k003",
+                                     .replaced_size = 4});
+  d = Dest("a");
+  EXPECT_EQ(d["synced"]["files"], 15);
+  EXPECT_EQ(d["synced"]["bytes"], 40 + 500 + 6);
+  // An upload under another key (e.g. the prefix changed) adds an object.
+  inspector_->OnUploaded(UploadEvent{.destination = "a",
+                                     .key = "host/moved",
+                                     .size = 1,
+                                     .replaced_key = "host/old",
+                                     .replaced_size = 9});
+  EXPECT_EQ(Dest("a")["synced"]["files"], 16);
+  inspector_->OnDeleted("a", "host/moved", 1);
+  d = Dest("a");
+  EXPECT_EQ(d["synced"]["files"], 15);
+  EXPECT_EQ(d["synced"]["bytes"], 546);
+  // Other destinations and keys outside the prefix are ignored.
+  inspector_->OnUploaded(UploadEvent{.destination = "zzz", .key = "host/x", .size = 1});
+  inspector_->OnUploaded(UploadEvent{.destination = "a", .key = "elsewhere/x", .size = 1});
+  EXPECT_EQ(Dest("a")["synced"]["files"], 15);
+  EXPECT_EQ(mem->calls("List"), 1u);
+}
+
+TEST_F(InspectorTest, ReconcilesAfterTheIntervalWithOneListing) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 4, 2);
+  InspectorOptions o;
+  o.reconcile_interval = std::chrono::minutes(15);
+  Make(o);
+  EXPECT_EQ(Dest("a")["synced"]["files"], 4);
+  PutObject(mem, "host/behind-our-back", "12345");  // not uploaded by cloudkeep
+  env_.Advance(std::chrono::minutes(14));
+  EXPECT_EQ(Dest("a")["synced"]["files"], 4);
+  EXPECT_EQ(mem->calls("List"), 1u);
+  env_.Advance(std::chrono::minutes(1));
+  json d = Dest("a");
+  EXPECT_EQ(mem->calls("List"), 2u);
+  EXPECT_EQ(d["synced"]["files"], 5);
+  EXPECT_EQ(d["synced"]["bytes"], 13);
+  EXPECT_EQ(d["synced"]["listed_at"], FormatIsoTime(env_.NowMicros()));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(inspector_->StatusDocument().ok());
+  EXPECT_EQ(mem->calls("List"), 2u);
+}
+
+TEST_F(InspectorTest, DiagnosesEachFailureAndFallsBackToTheDatabase) {
+  auto* net = AddMemory("net");
+  auto* auth = AddMemory("auth");
+  auto* nobucket = AddMemory("nobucket");
+  auto* other = AddMemory("other");
+  auto* good = AddMemory("good");
+  handles_.push_back(MissingCredentialsHandle("nocreds"));
+  handles_.push_back(DisabledHandle("off"));
+  Fill(good, "host/", 3, 1);
+  net->set_fault_hook([](std::string_view op, const std::string&) {
+    return op == "List" ? Status(ErrorKind::kTransient, "could not connect to 127.0.0.1:1")
+                        : Status::OK();
+  });
+  auth->set_fault_hook([](std::string_view, const std::string&) {
+    return Status(ErrorKind::kAuth, "InvalidAccessKeyId").set_http_status(403);
+  });
+  nobucket->set_fault_hook([](std::string_view, const std::string&) {
+    return Status(ErrorKind::kNotFound, "NoSuchBucket").set_http_status(404);
+  });
+  other->set_fault_hook([](std::string_view, const std::string&) {
+    return Status(ErrorKind::kPermanent, "weird \xff reply");
+  });
+  SeedDatabase(store_.get(), {"net", "auth", "nobucket", "other", "good", "nocreds", "off"}, 4, 1,
+               2);
+  InspectorOptions o;
+  o.buckets = {{"nobucket", "missing-bucket"}};
+  Make(o);
+  auto doc = inspector_->StatusDocument();
+  ASSERT_TRUE(doc.ok());
+  ASSERT_NO_THROW((void)doc->dump());
+  std::map<std::string, json> by;
+  for (const auto& d : (*doc)["destinations"]) by[d["name"]] = d;
+  auto expect = [&](const std::string& name, const std::string& state,
+                    const std::string& message_part) {
+    SCOPED_TRACE(name);
+    const json& d = by[name];
+    EXPECT_EQ(d["connection"]["state"], state);
+    std::string msg = d["connection"]["message"];
+    EXPECT_NE(msg.find(name), std::string::npos) << msg;
+    EXPECT_NE(msg.find(message_part), std::string::npos) << msg;
+    EXPECT_EQ(d["synced"]["source"], "database");
+    EXPECT_EQ(d["synced"]["files"], 4) << "never an empty card";
+    EXPECT_EQ(d["synced"]["bytes"], 40);
+    EXPECT_EQ(d["pending"]["files"], 1);
+    EXPECT_EQ(d["failed"]["files"], 2);
+  };
+  expect("net", "network_error", "could not connect");
+  expect("auth", "auth_failed", "InvalidAccessKeyId");
+  expect("nobucket", "bucket_not_found", "missing-bucket");
+  expect("other", "error", "weird");
+  expect("nocreds", "missing_credentials", "missing credentials");
+  expect("off", "disabled", "disabled");
+  EXPECT_EQ(by["good"]["connection"]["state"], "connected");
+  EXPECT_EQ(by["good"]["synced"]["source"], "bucket");
+  EXPECT_EQ(by["good"]["synced"]["files"], 3);
+  EXPECT_EQ(by["off"]["enabled"], false);
+  EXPECT_EQ(by["nocreds"]["list_calls"], 0);
+  EXPECT_EQ((*doc)["totals"]["files"], 6 * 4 + 3);
+}
+
+TEST_F(InspectorTest, FailedListingKeepsLastGoodFiguresAndRetriesLater) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 6, 10);
+  SeedDatabase(store_.get(), {"a"}, 2, 0, 0);
+  InspectorOptions o;
+  o.failure_retry_interval = std::chrono::minutes(1);
+  Make(o);
+  EXPECT_EQ(Dest("a")["synced"]["source"], "bucket");
+  std::atomic<bool> down{true};
+  mem->set_fault_hook([&](std::string_view op, const std::string&) {
+    return op == "List" && down.load() ? Status(ErrorKind::kTransient, "connection refused")
+                                       : Status::OK();
+  });
+  Status st = inspector_->Refresh("a");
+  EXPECT_EQ(st.kind(), ErrorKind::kTransient);
+  auto snap = inspector_->Snapshot("a", false);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->connection.state, ConnectionState::kNetworkError);
+  EXPECT_TRUE(snap->figures.known) << "good figures are kept";
+  EXPECT_TRUE(snap->figures.stale);
+  EXPECT_EQ(snap->figures.files, 6u);
+  json d = Dest("a");
+  EXPECT_EQ(d["synced"]["source"], "database");
+  EXPECT_EQ(d["synced"]["files"], 2);
+  EXPECT_EQ(d["last_bucket"]["files"], 6);
+  EXPECT_EQ(d["last_bucket"]["stale"], true);
+  // Uploads keep even the stale figures current.
+  inspector_->OnUploaded(UploadEvent{.destination = "a", .key = "host/zz", .size = 5});
+  EXPECT_EQ(Dest("a")["last_bucket"]["files"], 7);
+
+  uint64_t lists = mem->calls("List");
+  env_.Advance(std::chrono::seconds(59));
+  EXPECT_EQ(Dest("a")["connection"]["state"], "network_error");
+  EXPECT_EQ(mem->calls("List"), lists) << "a failure is not retried on every request";
+  down.store(false);
+  PutObject(mem, "host/zz", "12345");
+  env_.Advance(std::chrono::seconds(1));
+  d = Dest("a");
+  EXPECT_EQ(mem->calls("List"), lists + 1);
+  EXPECT_EQ(d["connection"]["state"], "connected");
+  EXPECT_EQ(d["synced"]["source"], "bucket");
+  EXPECT_EQ(d["synced"]["files"], 7);
+  EXPECT_EQ(d["synced"]["bytes"], 65);
+}
+
+// Changes confirmed while a listing runs must be counted exactly once, whether
+// the listing has passed their key already or not.
+TEST_F(InspectorTest, ChangesDuringAListingAreCountedExactlyOnce) {
+  auto* mem = AddMemory("a", "");
+  Fill(mem, "", 30, 10);  // k000..k029, pages of 10
+  InspectorOptions o;
+  o.s3_max_keys = 10;
+  Make(o);
+  std::atomic<int> list_call{0};
+  std::atomic<bool> armed{false};
+  // What the engine reports: a replacement when the object exists already.
+  auto upload = [&](const std::string& key, const std::string& data) {
+    auto before = mem->ObjectData(key);
+    bool replace = before.has_value();
+    uint64_t old = replace ? before->size() : 0;
+    PutObject(mem, key, data);
+    inspector_->OnUploaded(UploadEvent{.destination = "a",
+                                       .key = key,
+                                       .size = data.size(),
+                                       .replaced_key = replace ? key : "",
+                                       .replaced_size = old});
+  };
+  auto remove = [&](const std::string& key) {
+    uint64_t old = mem->ObjectData(key).value_or("").size();
+    ASSERT_TRUE(mem->Delete(key).ok());
+    inspector_->OnDeleted("a", key, old);
+  };
+  mem->set_fault_hook([&](std::string_view op, const std::string&) {
+    if (op != "List" || !armed.load()) return Status::OK();
+    int n = list_call.fetch_add(1);
+    if (n == 1) {                         // the first page (k000..k009) is done; this is page two
+      upload("k005x", "aaaaa");           // behind the listing: it will not see it
+      upload("k015", "bbbbbbbbbbbbbbb");  // in this page: it sees the new size
+      upload("k025x", "c");               // ahead: it will see it
+      upload("k026", "dd");               // ahead, replaced twice
+      upload("k026", "ddd");
+      remove("k027");                          // ahead: it will not count it
+      remove("k001");                          // behind: it counted it
+    } else if (n == 2) {                       // page two is done
+      upload("k012", "eeeeeeeeeeeeeeeeeeee");  // behind now
+      upload("k029", "f");                     // in the last page
+    }
+    return Status::OK();
+  });
+  auto expected = [&] {
+    uint64_t files = 0, bytes = 0;
+    ListOptions lo;
+    while (true) {
+      auto p = mem->List(lo);
+      EXPECT_TRUE(p.ok());
+      for (const auto& obj : p->objects) {
+        ++files;
+        bytes += obj.size;
+      }
+      if (p->next_continuation_token.empty()) break;
+      lo.continuation_token = p->next_continuation_token;
+    }
+    return std::make_pair(files, bytes);
+  };
+
+  // First listing (no figures yet), then a re-listing over known figures.
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    list_call.store(0);
+    armed.store(true);
+    ASSERT_TRUE(inspector_->Refresh("a").ok());
+    armed.store(false);
+    auto [files, bytes] = expected();
+    auto snap = inspector_->Snapshot("a", false);
+    ASSERT_TRUE(snap.ok());
+    EXPECT_EQ(snap->figures.files, files);
+    EXPECT_EQ(snap->figures.bytes, bytes);
+    // Put the deleted objects back for the next round.
+    PutObject(mem, "k001", std::string(10, 'x'));
+    PutObject(mem, "k027", std::string(10, 'x'));
+    inspector_->OnUploaded(UploadEvent{.destination = "a", .key = "k001", .size = 10});
+    inspector_->OnUploaded(UploadEvent{.destination = "a", .key = "k027", .size = 10});
+  }
+}
+
+TEST_F(InspectorTest, RefreshListsOnDemandButNotTooOften) {
+  auto* mem = AddMemory("a");
+  handles_.push_back(MissingCredentialsHandle("nocreds"));
+  handles_.push_back(DisabledHandle("off"));
+  InspectorOptions o;
+  Make(o);
+  EXPECT_TRUE(inspector_->Refresh("a").ok());
+  EXPECT_TRUE(inspector_->Refresh("a").ok());
+  EXPECT_EQ(mem->calls("List"), 2u) << "min_refresh_interval 0: each refresh lists";
+  EXPECT_EQ(inspector_->Refresh("nope").kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(inspector_->Refresh("nocreds").kind(), ErrorKind::kAuth);
+  EXPECT_EQ(inspector_->Refresh("off").kind(), ErrorKind::kConfig);
+
+  o.min_refresh_interval = std::chrono::seconds(10);
+  o.max_wait = std::chrono::seconds(30);
+  BucketInspector limited(handles_, store_.get(), &env_, o);
+  EXPECT_TRUE(limited.Refresh("a").ok());
+  EXPECT_TRUE(limited.Refresh("a").ok());
+  EXPECT_EQ(mem->calls("List"), 3u) << "a refresh right after a listing reuses it";
+  env_.Advance(std::chrono::seconds(10));
+  EXPECT_TRUE(limited.Refresh("a").ok());
+  EXPECT_EQ(mem->calls("List"), 4u);
+}
+
+TEST_F(InspectorTest, SlowFirstListingAnswersWithDatabaseFiguresAfterMaxWait) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 2, 1);
+  SeedDatabase(store_.get(), {"a"}, 9, 0, 0);
+  std::atomic<bool> release{false};
+  mem->set_fault_hook([&](std::string_view op, const std::string&) {
+    while (op == "List" && !release.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return Status::OK();
+  });
+  InspectorOptions o;
+  BucketInspector insp(handles_, store_.get(), &env_, o);
+  o.max_wait = std::chrono::milliseconds(50);
+  BucketInspector quick(handles_, store_.get(), &env_, o);
+  auto doc = quick.StatusDocument();
+  ASSERT_TRUE(doc.ok());
+  const json& d = (*doc)["destinations"][0];
+  EXPECT_EQ(d["connection"]["state"], "checking");
+  EXPECT_EQ(d["synced"]["source"], "database");
+  EXPECT_EQ(d["synced"]["files"], 9);
+  EXPECT_EQ(d["refreshing"], true);
+  release.store(true);
+  quick.WaitIdle();
+  auto again = quick.DestinationStatus("a");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["connection"]["state"], "connected");
+  EXPECT_EQ((*again)["synced"]["files"], 2);
+  EXPECT_EQ(mem->calls("List"), 1u) << "the listing started by the first request was reused";
+  EXPECT_EQ(quick.DestinationStatus("zzz").status().kind(), ErrorKind::kNotFound);
+}
+
+TEST_F(InspectorTest, ReportsTheDestinationsOwnListCallsFromItsMetrics) {
+  MemoryDestination* raw = nullptr;
+  DestinationHandle h = MemoryHandle("a", "host/", &raw);
+  h.metrics = std::make_shared<DestinationMetrics>();
+  h.dest = Decorate(std::move(h.dest), h.metrics, RetryPolicy{}, 4, &env_, &h.retry_layer);
+  Fill(raw, "host/", 3, 1);
+  handles_.push_back(std::move(h));
+  Make();
+  ListOptions lo;
+  ASSERT_TRUE(handles_[0].dest->List(lo).ok());  // someone else lists too
+  json d = Dest("a");
+  EXPECT_EQ(d["list_calls"], 1);
+  EXPECT_EQ(d["destination_list_calls"], 2);
+  EXPECT_EQ(d["synced"]["files"], 3);
+}
+
+TEST(TimeFormatTest, FormatsUtc) {
+  EXPECT_EQ(FormatIsoTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatIsoTime(1'790'000'000'999'999), "2026-09-21T14:13:20Z");
+  EXPECT_EQ(IsoTimeJson(0), json(nullptr));
+  EXPECT_EQ(JsonSafeString("ok \xc3\xa9"), "ok \xc3\xa9");
+  EXPECT_EQ(JsonSafeString("bad \xff"), "bad \\xff");
+}
+
+}  // namespace
+}  // namespace ck
