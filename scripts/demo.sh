@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, from a fresh Debian 12 machine:
 # installs what is needed, builds cloudkeep, starts a local Ceph RGW S3 server
-# (data in RAM, loopback only), generates a sample folder, writes a config, and
-# runs `cloudkeep sync` and `cloudkeep status` against it.
+# (data in RAM) and the project's local B2 server (loopback only), generates a
+# sample folder, writes a config with both destinations, and runs
+# `cloudkeep sync` and `cloudkeep status` against them.
 #
 #   scripts/demo.sh            run (again: only changes are uploaded)
-#   scripts/demo.sh --stop     stop the demo's S3 server
+#   scripts/demo.sh --stop     stop the demo's S3 and B2 servers
 #   scripts/demo.sh --clean    stop it and delete .demo/
 #
 # Everything lives in .demo/ at the repository root.
@@ -15,8 +16,11 @@ ROOT=$PWD
 DEMO=$ROOT/.demo
 
 case "${1:-}" in
-  --stop) bash scripts/rgw-down.sh "$DEMO/rgw"; exit 0 ;;
-  --clean) bash scripts/rgw-down.sh "$DEMO/rgw" --purge >/dev/null 2>&1 || true; rm -rf "$DEMO"; exit 0 ;;
+  --stop) bash scripts/rgw-down.sh "$DEMO/rgw"; bash scripts/b2server-down.sh "$DEMO/b2"; exit 0 ;;
+  --clean)
+    bash scripts/rgw-down.sh "$DEMO/rgw" --purge >/dev/null 2>&1 || true
+    bash scripts/b2server-down.sh "$DEMO/b2" --purge >/dev/null 2>&1 || true
+    rm -rf "$DEMO"; exit 0 ;;
   "") ;;
   *) echo "usage: $0 [--stop|--clean]" >&2; exit 2 ;;
 esac
@@ -40,6 +44,11 @@ BUCKET=cloudkeep-demo
 aws --endpoint-url "$RGW_ENDPOINT" s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1 ||
   aws --endpoint-url "$RGW_ENDPOINT" s3api create-bucket --bucket "$BUCKET" >/dev/null
 echo "endpoint $RGW_ENDPOINT, bucket $BUCKET"
+
+say "local B2 server (the project's, loopback)"
+bash scripts/b2server-up.sh "$DEMO/b2" >/dev/null
+set -a; . "$DEMO/b2/env"; set +a
+echo "api $B2_API_URL, bucket $B2_TEST_BUCKET"
 
 say "sample folder"
 SAMPLE=$DEMO/sample
@@ -69,7 +78,8 @@ echo "$(find "$SAMPLE" -type f | wc -l) files, $(du -sh "$SAMPLE" | cut -f1) in 
 say "configuration"
 CFG=$DEMO/cloudkeep.toml
 cat > "$CFG" <<TOML
-# Written by scripts/demo.sh: a local RGW stands in for AWS S3.
+# Written by scripts/demo.sh: a local RGW stands in for AWS S3, the project's
+# local B2 server for Backblaze B2.
 [state]
 database = "cloudkeep.db"
 
@@ -91,8 +101,10 @@ path_style = true
 
 [destinations.backblaze-b2]
 type = "b2"
-bucket = "cloudkeep-demo"
-enabled = false   # the B2 destination arrives with its own issue
+bucket = "$B2_TEST_BUCKET"
+prefix = "demo-host/"
+api_url = "$B2_API_URL"
+# credentials come from B2_APPLICATION_KEY_ID / B2_APPLICATION_KEY
 TOML
 "$CK" --config "$CFG" config check
 
@@ -114,6 +126,6 @@ cat <<EOF2
 Try:  echo changed >> "$SAMPLE/documents/year2020/note-000.txt" && scripts/demo.sh
       (only the changed file is uploaded)
       $CK --config $CFG status --json
-Stop the S3 server: scripts/demo.sh --stop      Remove everything: scripts/demo.sh --clean
+Stop the servers: scripts/demo.sh --stop      Remove everything: scripts/demo.sh --clean
 EOF2
 exit $rc

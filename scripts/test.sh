@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds cloudkeep and runs every test: unit tests, engine tests, integration
-# tests against real local S3 servers (Ceph RGW and s3rver, started by the tests
-# on free loopback ports), then the unit tests again under ASan + UBSan.
+# Builds cloudkeep and runs every test: unit tests, engine tests, the local B2
+# server's own tests, integration tests against real local servers (Ceph RGW,
+# s3rver and the project's B2 server, started once here on free loopback ports
+# and shared by every test process), then the unit tests again under ASan + UBSan.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   CK_SKIP_ASAN=1 scripts/test.sh      skip the sanitizer pass
@@ -32,12 +33,14 @@ SERVERS=$(mktemp -d "${TMPDIR:-/tmp}/ck-test-servers.XXXXXX")
 cleanup() {
   bash scripts/rgw-down.sh "$SERVERS/rgw" --purge >/dev/null 2>&1 || true
   bash scripts/s3rver-down.sh "$SERVERS/s3rver" --purge >/dev/null 2>&1 || true
+  bash scripts/b2server-down.sh "$SERVERS/b2" --purge >/dev/null 2>&1 || true
   rm -rf "$SERVERS"
 }
 trap cleanup EXIT
 CK_WATCH_PID=$$ bash scripts/rgw-up.sh "$SERVERS/rgw" >/dev/null
 CK_WATCH_PID=$$ bash scripts/s3rver-up.sh "$SERVERS/s3rver" >/dev/null
-export CK_RGW_ENV="$SERVERS/rgw/env" CK_S3RVER_ENV="$SERVERS/s3rver/env"
+CK_WATCH_PID=$$ bash scripts/b2server-up.sh "$SERVERS/b2" >/dev/null
+export CK_RGW_ENV="$SERVERS/rgw/env" CK_S3RVER_ENV="$SERVERS/s3rver/env" CK_B2_ENV="$SERVERS/b2/env"
 
 log "tests"
 FILTER=()

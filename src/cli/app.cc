@@ -183,7 +183,7 @@ int App::ConfigCheck() {
       }
     } else if (d.type == "b2") {
       auto c = ResolveB2Credentials(d, deps.getenv);
-      creds = c.ok() ? "credentials found" : c.status().message();
+      creds = c.ok() ? "credentials from " + c->origin : c.status().message();
       if (!c.ok()) ++problems;
     }
     std::printf("  destination %s (%s): bucket %s%s%s; %s\n", d.name.c_str(), d.type.c_str(),

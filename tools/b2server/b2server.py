@@ -941,6 +941,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "b2server/1.0"
     sys_version = ""
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+    # algorithm and the client's delayed ACK add ~40 ms to every reply.
+    disable_nagle_algorithm = True
 
     # -- plumbing
     @property
@@ -1169,7 +1172,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         params = self._params(query)
         if op != "b2_authorize_account":
             self._check_test_mode_cap()
+        self._guess_bucket(params)
+        self._injected_fault()
         handler(params)
+
+    def _guess_bucket(self, params: dict[str, Any]) -> None:
+        """Notes the bucket a call is about (for statistics and fault rules), if it says."""
+        bucket_id, file_id = params.get("bucketId"), params.get("fileId")
+        if isinstance(bucket_id, str):
+            b = self.st.store.bucket_by_id(bucket_id)
+            if b is not None:
+                self.req.bucket = b["name"]
+        elif isinstance(file_id, str):
+            self._note_bucket_of(file_id)
 
     def _params(self, query: str) -> dict[str, Any]:
         params: dict[str, Any] = parse_query(query) if query else {}
@@ -1421,21 +1436,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "force_cap_exceeded" or st.settings.cap_exceeded:
             self.req.fault = True
             raise B2Error(403, "cap_exceeded", "Cap exceeded")
-        rule = st.take_fault(self.req.op, self.req.bucket)
-        if rule is not None:
-            self.req.fault = True
-            if rule.delay_ms:
-                time.sleep(rule.delay_ms / 1000)
-            self._kill_url(tok, rule.drop or rule.status >= 500 or rule.status == 408)
-            if rule.drop:
-                raise DropConnection()
-            headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else None
-            raise B2Error(rule.status, rule.code, rule.message, headers)
+        self._injected_fault(tok)
         if (mode == "fail_some_uploads" and st.chance(st.settings.test_mode_rate)) or st.chance(
                 st.settings.upload_fail_rate):
             self.req.fault = True
             self._kill_url(tok, True)
             raise B2Error(503, "service_unavailable", "c000_v0001000 is too busy")
+
+    def _injected_fault(self, tok: Optional[Token] = None) -> None:
+        """Applies the first matching fail_next rule, if any."""
+        rule = self.st.take_fault(self.req.op, self.req.bucket)
+        if rule is None:
+            return
+        self.req.fault = True
+        if rule.delay_ms:
+            time.sleep(rule.delay_ms / 1000)
+        if tok is not None:
+            self._kill_url(tok, rule.drop or rule.status >= 500 or rule.status == 408)
+        if rule.drop:
+            raise DropConnection()
+        headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else None
+        raise B2Error(rule.status, rule.code, rule.message, headers)
 
     def _kill_url(self, tok: Token, kill: bool) -> None:
         if kill and self.st.settings.invalidate_upload_urls:
@@ -1543,9 +1564,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             validate_file_info(info, name)
             tmp, sha1, md5, data_len = self._receive(length, sha1_mode, tok)
             row = st.store.insert_version(bucket_id, name, "upload", data_len, sha1, md5, content_type, info, tmp)
-            self._send_json(200, file_json(row, st.account_id, self.version))
         finally:
+            # Before the reply: a client may use the URL again the moment it has it.
             st.tokens.release(tok)
+        self._send_json(200, file_json(row, st.account_id, self.version))
 
     def _upload_part(self, file_id: str, url_id: str) -> None:
         st = self.st
@@ -1567,11 +1589,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             tmp, sha1, md5, data_len = self._receive(length, sha1_mode, tok)
             sha1 = sha1.removeprefix("unverified:")
             ts = st.store.put_part(file_id, number, data_len, sha1, md5, tmp)
-            self._send_json(200, {"fileId": file_id, "partNumber": number, "contentLength": data_len,
-                                  "contentSha1": sha1, "contentMd5": md5, "serverSideEncryption": {"mode": None},
-                                  "uploadTimestamp": ts})
         finally:
             st.tokens.release(tok)
+        self._send_json(200, {"fileId": file_id, "partNumber": number, "contentLength": data_len,
+                              "contentSha1": sha1, "contentMd5": md5, "serverSideEncryption": {"mode": None},
+                              "uploadTimestamp": ts})
 
     def _header(self, name: str) -> str:
         v = self.headers.get(name)
@@ -1760,6 +1782,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         name = b2_decode(encoded, "file name in the URL")
         self._download_auth(b, name, q)
         self._check_test_mode_cap()
+        self._injected_fault()
         row = self.st.store.current_version(b["bucket_id"], name)
         if row is None or row["action"] != "upload":
             raise B2Error(404, "not_found", f"File with such name does not exist: {name}")
