@@ -84,9 +84,9 @@ Status VerifyStored(std::string_view what, std::string_view reported_sha1, uint6
                                                     PrintableName(got) + ", but " +
                                                     std::string(sent_sha1_hex) + " was sent");
   if (reported_len != sent_len)
-    return Status(ErrorKind::kChecksumMismatch,
-                  std::string(what) + ": the server stored " + std::to_string(reported_len) +
-                      " bytes, but " + std::to_string(sent_len) + " were sent");
+    return Status(ErrorKind::kChecksumMismatch, std::string(what) + ": the server stored " +
+                                                    std::to_string(reported_len) + " bytes, but " +
+                                                    std::to_string(sent_len) + " were sent");
   return Status::OK();
 }
 
@@ -124,8 +124,7 @@ Result<std::map<std::string, std::string>> NormalizeB2FileInfo(
   for (const auto& [key, value] : file_info) {
     if (key.empty()) return InvalidArgument("file info name is empty");
     if (key.size() > kMaxInfoKeyBytes)
-      return InvalidArgument("file info name '" + PrintableName(key) +
-                             "' is longer than 50 bytes");
+      return InvalidArgument("file info name '" + PrintableName(key) + "' is longer than 50 bytes");
     for (char c : key) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
         return InvalidArgument("file info name '" + PrintableName(key) +
@@ -178,17 +177,15 @@ Result<std::unique_ptr<B2Client>> B2Client::MakeWithTransport(B2ClientOptions o,
   o.api_url = scheme + Lower(rest);
 
   if (o.bucket.empty()) return config_error("bucket is empty");
-  if (o.bucket.size() > 63 ||
-      !std::all_of(o.bucket.begin(), o.bucket.end(), [](char c) {
+  if (o.bucket.size() > 63 || !std::all_of(o.bucket.begin(), o.bucket.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
       }))
     return config_error("bucket name '" + PrintableName(o.bucket) +
                         "' is not valid (letters, digits and '-', at most 63)");
   if (o.key_id.empty() || o.application_key.empty())
-    return Status(ErrorKind::kAuth,
-                  o.name + ": missing credentials: " +
-                      (o.key_id.empty() ? "application key ID is empty"
-                                        : "application key is empty"));
+    return Status(ErrorKind::kAuth, o.name + ": missing credentials: " +
+                                        (o.key_id.empty() ? "application key ID is empty"
+                                                          : "application key is empty"));
   if (HasControlOrSpace(o.key_id) || o.key_id.find(':') != std::string::npos)
     return config_error("application key ID contains spaces, ':' or control characters");
   if (HasControlOrSpace(o.application_key))
@@ -528,13 +525,14 @@ Result<B2File> B2Client::UploadFile(const B2UploadFileRequest& r) {
                       SendUpload("", "b2_upload_file", r.file_name, headers, r.body));
   auto file = ParseB2File(resp.body);
   if (!file.ok()) return MalformedReply(prefix, file.status());
-  CK_RETURN_IF_ERROR(VerifyStored(prefix, file->content_sha1, file->content_length, sha1_hex, size));
+  CK_RETURN_IF_ERROR(
+      VerifyStored(prefix, file->content_sha1, file->content_length, sha1_hex, size));
   return file;
 }
 
 Result<B2File> B2Client::HeadFileByName(const std::string& file_name) {
-  const std::string prefix = B2ErrorPrefix(
-      Context("b2_download_file_by_name (HEAD)", file_name, B2Resource::kFile));
+  const std::string prefix =
+      B2ErrorPrefix(Context("b2_download_file_by_name (HEAD)", file_name, B2Resource::kFile));
   if (Status st = ValidateB2FileName(file_name); !st.ok()) return st.WithContext(prefix);
   CK_ASSIGN_OR_RETURN(HttpResponse resp, Download("HEAD", file_name, std::nullopt, nullptr));
   B2File f;
@@ -625,9 +623,8 @@ Result<B2FileList> B2Client::ListFileNames(const B2ListFileNamesRequest& r) {
       B2ErrorPrefix(Context("b2_list_file_names", options_.bucket, B2Resource::kBucket));
   auto text = ToJson(body);
   if (!text.ok()) return text.status().WithContext(prefix);
-  CK_ASSIGN_OR_RETURN(
-      HttpResponse resp,
-      Api({"b2_list_file_names", options_.bucket, B2Resource::kBucket, std::move(text).value()}));
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api({"b2_list_file_names", options_.bucket,
+                                              B2Resource::kBucket, std::move(text).value()}));
   auto list = ParseB2FileList(resp.body);
   if (!list.ok()) return MalformedReply(prefix, list.status());
   return list;
@@ -646,9 +643,8 @@ Result<B2FileList> B2Client::ListFileVersions(const B2ListFileVersionsRequest& r
       B2ErrorPrefix(Context("b2_list_file_versions", options_.bucket, B2Resource::kBucket));
   auto text = ToJson(body);
   if (!text.ok()) return text.status().WithContext(prefix);
-  CK_ASSIGN_OR_RETURN(HttpResponse resp,
-                      Api({"b2_list_file_versions", options_.bucket, B2Resource::kBucket,
-                           std::move(text).value()}));
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api({"b2_list_file_versions", options_.bucket,
+                                              B2Resource::kBucket, std::move(text).value()}));
   auto list = ParseB2FileList(resp.body);
   if (!list.ok()) return MalformedReply(prefix, list.status());
   return list;
@@ -671,8 +667,7 @@ Status B2Client::DeleteFileVersion(const std::string& file_name, const std::stri
   const std::string prefix =
       B2ErrorPrefix(Context("b2_delete_file_version", file_name, B2Resource::kFile));
   if (Status st = ValidateB2FileName(file_name); !st.ok()) return st.WithContext(prefix);
-  CK_ASSIGN_OR_RETURN(std::string text,
-                      ToJson(json{{"fileName", file_name}, {"fileId", file_id}}));
+  CK_ASSIGN_OR_RETURN(std::string text, ToJson(json{{"fileName", file_name}, {"fileId", file_id}}));
   return Api({"b2_delete_file_version", file_name, B2Resource::kFile, std::move(text)}).status();
 }
 
@@ -692,8 +687,8 @@ Result<B2File> B2Client::StartLargeFile(const std::string& file_name,
                {"contentType", content_type.empty() ? "application/octet-stream" : content_type},
                {"fileInfo", *info}};
   CK_ASSIGN_OR_RETURN(std::string text, ToJson(body));
-  CK_ASSIGN_OR_RETURN(HttpResponse resp,
-                      Api({"b2_start_large_file", file_name, B2Resource::kBucket, std::move(text)}));
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api({"b2_start_large_file", file_name, B2Resource::kBucket,
+                                              std::move(text)}));
   auto file = ParseB2File(resp.body);
   if (!file.ok()) return MalformedReply(prefix, file.status());
   if (file->file_id.empty()) return Status(ErrorKind::kTransient, prefix + ": reply has no fileId");
@@ -724,9 +719,10 @@ Result<B2Part> B2Client::UploadPart(const B2UploadPartRequest& r) {
   auto part = ParseB2Part(resp.body);
   if (!part.ok()) return MalformedReply(prefix, part.status());
   if (part->part_number != r.part_number)
-    return Status(ErrorKind::kTransient, prefix + ": the reply is for part " +
-                                             std::to_string(part->part_number));
-  CK_RETURN_IF_ERROR(VerifyStored(prefix, part->content_sha1, part->content_length, sha1_hex, size));
+    return Status(ErrorKind::kTransient,
+                  prefix + ": the reply is for part " + std::to_string(part->part_number));
+  CK_RETURN_IF_ERROR(
+      VerifyStored(prefix, part->content_sha1, part->content_length, sha1_hex, size));
   if (part->content_sha1.empty()) part->content_sha1 = sha1_hex;
   part->content_sha1 = ReportedSha1(part->content_sha1);
   return part;
@@ -738,9 +734,8 @@ Result<B2File> B2Client::FinishLargeFile(const std::string& file_id,
       B2ErrorPrefix(Context("b2_finish_large_file", file_id, B2Resource::kLargeFile));
   CK_ASSIGN_OR_RETURN(std::string text,
                       ToJson(json{{"fileId", file_id}, {"partSha1Array", part_sha1s}}));
-  CK_ASSIGN_OR_RETURN(
-      HttpResponse resp,
-      Api({"b2_finish_large_file", file_id, B2Resource::kLargeFile, std::move(text)}));
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api({"b2_finish_large_file", file_id,
+                                              B2Resource::kLargeFile, std::move(text)}));
   DropPartUrls(file_id);
   auto file = ParseB2File(resp.body);
   if (!file.ok()) return MalformedReply(prefix, file.status());
@@ -797,9 +792,8 @@ Result<B2FileList> B2Client::ListUnfinishedLargeFilesPage(const std::string& nam
       Context("b2_list_unfinished_large_files", options_.bucket, B2Resource::kBucket));
   auto text = ToJson(body);
   if (!text.ok()) return text.status().WithContext(prefix);
-  CK_ASSIGN_OR_RETURN(HttpResponse resp,
-                      Api({"b2_list_unfinished_large_files", options_.bucket, B2Resource::kBucket,
-                           std::move(text).value()}));
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api({"b2_list_unfinished_large_files", options_.bucket,
+                                              B2Resource::kBucket, std::move(text).value()}));
   auto list = ParseB2FileList(resp.body);
   if (!list.ok()) return MalformedReply(prefix, list.status());
   return list;
@@ -812,8 +806,7 @@ Result<std::vector<B2File>> B2Client::ListUnfinishedLargeFiles(const std::string
     CK_ASSIGN_OR_RETURN(B2FileList page, ListUnfinishedLargeFilesPage(name_prefix, start));
     for (auto& f : page.files) {
       // The server filters by namePrefix already; checked again in case it did not.
-      if (f.file_name.compare(0, name_prefix.size(), name_prefix) == 0)
-        out.push_back(std::move(f));
+      if (f.file_name.compare(0, name_prefix.size(), name_prefix) == 0) out.push_back(std::move(f));
     }
     if (!page.next_file_id || page.next_file_id->empty() || *page.next_file_id == start) break;
     start = *page.next_file_id;

@@ -291,11 +291,11 @@ class B2Client {
   B2ClientOptions options_;
   B2Transport transport_;
 
-  mutable std::mutex mu_;                   // guards the fields below it up to the pools
-  std::shared_ptr<const AuthState> auth_;   // null until the first authorization
-  std::string bucket_id_;                   // "" until resolved
+  mutable std::mutex mu_;                  // guards the fields below it up to the pools
+  std::shared_ptr<const AuthState> auth_;  // null until the first authorization
+  std::string bucket_id_;                  // "" until resolved
   std::map<std::string, std::vector<PooledUrl>> idle_urls_;  // "" = bucket uploads
-  std::mutex auth_mu_;    // one authorization at a time
+  std::mutex auth_mu_;                                       // one authorization at a time
   std::mutex bucket_mu_;  // one bucket resolution at a time (taken before auth_mu_)
   std::atomic<uint64_t> authorizations_{0};
 };

@@ -264,9 +264,8 @@ TEST(B2ClientTest, UploadFileSendsEncodedNameSha1AndInfo) {
   r.file_name = name;
   r.body = &body;
   r.sha1 = Sha1(data);
-  r.file_info = {{"src_last_modified_millis", "1700000000500"},
-                 {"sha256", "abc"},
-                 {"Note", "a+b c/自由%"}};
+  r.file_info = {
+      {"src_last_modified_millis", "1700000000500"}, {"sha256", "abc"}, {"Note", "a+b c/自由%"}};
   auto f = c->UploadFile(r);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->file_id, "4_f1");
@@ -510,9 +509,9 @@ TEST(B2ClientTest, LargeFileFlow) {
   EXPECT_EQ(sb["fileInfo"]["large_file_sha1"], "00");
 
   auto part_reply = [](int n, const std::string& data) {
-    return R"({"fileId":"4_L","partNumber":)" + std::to_string(n) +
-           R"(,"contentLength":)" + std::to_string(data.size()) + R"(,"contentSha1":")" +
-           HexEncode(Sha1(data)) + R"(","uploadTimestamp":1})";
+    return R"({"fileId":"4_L","partNumber":)" + std::to_string(n) + R"(,"contentLength":)" +
+           std::to_string(data.size()) + R"(,"contentSha1":")" + HexEncode(Sha1(data)) +
+           R"(","uploadTimestamp":1})";
   };
   t.Reply(200, R"({"fileId":"4_L","uploadUrl":"https://pod/p1","authorizationToken":"pt1"})");
   t.Reply(200, part_reply(1, p1));
@@ -534,8 +533,9 @@ TEST(B2ClientTest, LargeFileFlow) {
   EXPECT_EQ(t.count("b2_get_upload_part_url"), 1u) << "part URL pooled per large file";
 
   // list_parts follows nextPartNumber
-  t.Reply(200, R"({"parts":[{"fileId":"4_L","partNumber":1,"contentLength":5000000,"contentSha1":")" +
-                   HexEncode(Sha1(p1)) + R"("}],"nextPartNumber":2})");
+  t.Reply(200,
+          R"({"parts":[{"fileId":"4_L","partNumber":1,"contentLength":5000000,"contentSha1":")" +
+              HexEncode(Sha1(p1)) + R"("}],"nextPartNumber":2})");
   t.Reply(200, R"({"parts":[{"fileId":"4_L","partNumber":2,"contentLength":4,"contentSha1":")" +
                    HexEncode(Sha1(p2)) + R"("}],"nextPartNumber":null})");
   auto parts = c->ListParts("4_L");

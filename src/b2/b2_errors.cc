@@ -35,6 +35,20 @@ bool MentionsChecksum(std::string_view code, std::string_view message) {
   return false;
 }
 
+// B2's wording for "that file ID names no unfinished large file" is not
+// documented (this server says "No active upload for: <id>"), so accept the
+// plausible phrasings, and a bare bad_request.
+bool SaysNoSuchLargeFile(std::string_view message) {
+  if (message.empty()) return true;
+  std::string m = Lower(message);
+  for (std::string_view w : {"no active upload", "not in progress", "not found", "does not exist",
+                             "no such", "not present", "invalid fileid", "invalid file id",
+                             "bad fileid", "bad file id", "unknown file"}) {
+    if (m.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
 bool IsTokenLimit(std::string_view code, std::string_view message) {
   return code == "auth_token_limit" ||
          Lower(message).find("more than one upload using auth token") != std::string::npos;
@@ -119,7 +133,8 @@ ErrorKind ClassifyB2Error(int status, std::string_view code, std::string_view me
     if (OneOf(code, {"bad_bucket_id", "invalid_bucket_id", "no_such_file", "file_not_present",
                      "invalid_file_id", "not_found"}))
       return ErrorKind::kNotFound;
-    if (resource == B2Resource::kLargeFile && (code == "bad_request" || code.empty()))
+    if (resource == B2Resource::kLargeFile && (code == "bad_request" || code.empty()) &&
+        SaysNoSuchLargeFile(message))
       return ErrorKind::kNotFound;
   }
   return ErrorKind::kPermanent;
@@ -175,8 +190,8 @@ Status B2ResponseError(const B2ErrorContext& ctx, const HttpResponse& resp,
   int64_t seconds = 0;
   auto [p, ec] =
       std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
-  if (!retry_after.empty() && ec == std::errc() &&
-      p == retry_after.data() + retry_after.size() && seconds >= 0)
+  if (!retry_after.empty() && ec == std::errc() && p == retry_after.data() + retry_after.size() &&
+      seconds >= 0)
     st.set_retry_after(std::chrono::seconds(seconds));
   return st;
 }

@@ -56,8 +56,9 @@ std::optional<B2ErrorBody> ParseB2Error(std::string_view body);
 //   400 whose code or message speaks of a SHA-1 / checksum mismatch -> kChecksumMismatch
 //   400 bad_bucket_id, invalid_bucket_id                -> kNotFound
 //   400 no_such_file, file_not_present, invalid_file_id -> kNotFound
-//   400 bad_request on kLargeFile (the file ID names no unfinished large file:
-//       B2's wording is unconfirmed, so any bad_request there) -> kNotFound
+//   400 bad_request on kLargeFile whose message says the file ID names no
+//       unfinished large file ("No active upload for: <id>", "... not found",
+//       "does not exist", ...; B2's wording is unconfirmed) or is empty -> kNotFound
 //   400 auth_token_limit / "more than one upload using auth token" -> kTransient
 //   anything else (other 4xx, 3xx)                      -> kPermanent
 ErrorKind ClassifyB2Error(int http_status, std::string_view code, std::string_view message,

@@ -8,9 +8,9 @@ namespace {
 
 HttpResponse Reply(int status, const std::string& code, const std::string& message,
                    HttpHeaders headers = {}) {
-  std::string body = code.empty() ? "" : R"({"status":)" + std::to_string(status) +
-                                             R"(,"code":")" + code + R"(","message":")" +
-                                             message + R"("})";
+  std::string body = code.empty() ? ""
+                                  : R"({"status":)" + std::to_string(status) + R"(,"code":")" +
+                                        code + R"(","message":")" + message + R"("})";
   return HttpResponse{status, std::move(headers), body};
 }
 
@@ -43,8 +43,7 @@ TEST(B2ErrorsTest, ClassificationTable) {
       {500, "internal_error", "", R::kBucket, K::kTransient},
       {503, "service_unavailable", "", R::kUploadUrl, K::kTransient},
       {502, "", "", R::kFile, K::kTransient},
-      {400, "bad_request", "Sha1 did not match data received", R::kUploadUrl,
-       K::kChecksumMismatch},
+      {400, "bad_request", "Sha1 did not match data received", R::kUploadUrl, K::kChecksumMismatch},
       {400, "bad_request", "Checksum did not match data received", R::kUploadUrl,
        K::kChecksumMismatch},
       {400, "part_sha1_mismatch", "", R::kLargeFile, K::kChecksumMismatch},
@@ -54,6 +53,12 @@ TEST(B2ErrorsTest, ClassificationTable) {
       {400, "file_not_present", "File not present: a 4_z", R::kFile, K::kNotFound},
       {400, "invalid_file_id", "", R::kFile, K::kNotFound},
       {400, "bad_request", "No active upload for: 4_z", R::kLargeFile, K::kNotFound},
+      {400, "bad_request", "Invalid fileId: xyz", R::kLargeFile, K::kNotFound},
+      {400, "bad_request", "", R::kLargeFile, K::kNotFound},
+      {400, "bad_request",
+       "Part number 1 is 1000 bytes; every part but the last must be at least "
+       "5000000 bytes",
+       R::kLargeFile, K::kPermanent},
       {400, "bad_request", "", R::kBucket, K::kPermanent},
       {400, "out_of_range", "maxFileCount out of range", R::kBucket, K::kPermanent},
       {400, "already_hidden", "", R::kFile, K::kPermanent},
@@ -90,9 +95,9 @@ TEST(B2ErrorsTest, UploadTokenRejection) {
 
 TEST(B2ErrorsTest, MessageNamesDestinationOperationAndTarget) {
   B2ErrorContext ctx{"my-b2", "b2_upload_file", "photos/a b.jpg", "bkt", B2Resource::kUploadUrl};
-  Status st = B2ResponseError(ctx, Reply(503, "service_unavailable", "c001_v0001007 is too busy",
-                                         {{"Retry-After", "7"}}),
-                              {});
+  Status st = B2ResponseError(
+      ctx, Reply(503, "service_unavailable", "c001_v0001007 is too busy", {{"Retry-After", "7"}}),
+      {});
   EXPECT_EQ(st.kind(), ErrorKind::kTransient);
   EXPECT_EQ(st.http_status(), 503);
   ASSERT_TRUE(st.retry_after().has_value());

@@ -125,13 +125,13 @@ inline std::string AuthReply(const std::string& token, bool restricted = true,
   return R"({"accountId":"acc1","authorizationToken":")" + token +
          R"(","apiUrl":"https://api001.example.com","downloadUrl":"https://f001.example.com",)" +
          R"("recommendedPartSize":100000000,"absoluteMinimumPartSize":)" +
-         std::to_string(min_part) + R"(,"s3ApiUrl":"https://s3.example.com","allowed":)" +
-         allowed + "}";
+         std::to_string(min_part) + R"(,"s3ApiUrl":"https://s3.example.com","allowed":)" + allowed +
+         "}";
 }
 
 inline std::string ErrorReply(int status, const std::string& code, const std::string& message) {
-  return R"({"status":)" + std::to_string(status) + R"(,"code":")" + code +
-         R"(","message":")" + message + R"("})";
+  return R"({"status":)" + std::to_string(status) + R"(,"code":")" + code + R"(","message":")" +
+         message + R"("})";
 }
 
 inline std::string UploadUrlReply(const std::string& url, const std::string& token) {
@@ -144,12 +144,10 @@ inline std::string FileReply(const std::string& file_id, const std::string& name
                              const std::string& sha1_hex, uint64_t length,
                              const std::string& action = "upload",
                              const std::string& file_info = "{}") {
-  return R"({"accountId":"acc1","action":")" + action +
-         R"(","bucketId":"bid","contentLength":)" + std::to_string(length) +
-         R"(,"contentSha1":")" + sha1_hex +
-         R"(","contentType":"application/octet-stream","fileId":")" + file_id +
-         R"(","fileInfo":)" + file_info + R"(,"fileName":")" + name +
-         R"(","uploadTimestamp":1700000000123})";
+  return R"({"accountId":"acc1","action":")" + action + R"(","bucketId":"bid","contentLength":)" +
+         std::to_string(length) + R"(,"contentSha1":")" + sha1_hex +
+         R"(","contentType":"application/octet-stream","fileId":")" + file_id + R"(","fileInfo":)" +
+         file_info + R"(,"fileName":")" + name + R"(","uploadTimestamp":1700000000123})";
 }
 
 inline B2ClientOptions TestOptions() {

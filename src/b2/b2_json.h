@@ -39,7 +39,7 @@ struct B2File {
   uint64_t content_length = 0;
   std::string content_sha1;  // 40 hex, "none" (large files) or "unverified:<hex>"; may be empty
   std::string content_type;
-  int64_t upload_timestamp = 0;  // ms since the epoch
+  int64_t upload_timestamp = 0;                  // ms since the epoch
   std::map<std::string, std::string> file_info;  // plain UTF-8 values
 };
 

@@ -113,7 +113,8 @@ TEST(B2JsonTest, PartsAndUploadUrls) {
   ASSERT_EQ(p->parts.size(), 1u);
   EXPECT_EQ(p->parts[0].content_length, 5000000u);
   EXPECT_EQ(p->next_part_number, 2);
-  auto u = ParseB2UploadUrl(R"({"bucketId":"b","uploadUrl":"https://pod/u","authorizationToken":"t"})");
+  auto u =
+      ParseB2UploadUrl(R"({"bucketId":"b","uploadUrl":"https://pod/u","authorizationToken":"t"})");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->url, "https://pod/u");
   EXPECT_FALSE(ParseB2UploadUrl(R"({"uploadUrl":"https://pod/u"})").ok());

@@ -273,9 +273,9 @@ Result<PutResult> B2Destination::CompleteMultipart(const std::string& key,
   auto done = client_->FinishLargeFile(upload_id, sha1s);
   if (done.ok()) {
     if (sizes_known && done->content_length != total && done->content_length != 0)
-      return Status(ErrorKind::kChecksumMismatch,
-                    prefix + ": the finished file has " + std::to_string(done->content_length) +
-                        " bytes, the parts " + std::to_string(total));
+      return Status(ErrorKind::kChecksumMismatch, prefix + ": the finished file has " +
+                                                      std::to_string(done->content_length) +
+                                                      " bytes, the parts " + std::to_string(total));
     return PutResult{"", done->file_id.empty() ? upload_id : std::move(done->file_id)};
   }
   ErrorKind kind = done.status().kind();
@@ -285,13 +285,12 @@ Result<PutResult> B2Destination::CompleteMultipart(const std::string& key,
   if (file.ok() && file->action == "upload" && file->file_name == key &&
       (!sizes_known || file->content_length == total))
     return PutResult{"", std::move(file->file_id)};
-  if (!file.ok() && file.status().kind() != ErrorKind::kNotFound &&
-      kind == ErrorKind::kNotFound)
+  if (!file.ok() && file.status().kind() != ErrorKind::kNotFound && kind == ErrorKind::kNotFound)
     return file.status();  // could not tell (e.g. network): worth another try
   if (kind == ErrorKind::kPermanent) return done.status();
-  return Status(ErrorKind::kPermanent,
-                done.status().message() + "; the large file is not there either, so the upload "
-                                          "must start over")
+  return Status(ErrorKind::kPermanent, done.status().message() +
+                                           "; the large file is not there either, so the upload "
+                                           "must start over")
       .set_http_status(done.status().http_status());
 }
 

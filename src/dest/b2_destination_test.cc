@@ -55,10 +55,11 @@ TEST(B2DestinationTest, MetadataMapping) {
   EXPECT_EQ(info.at("mtime"), "1700000000.5");
   EXPECT_EQ(info.at("sha256"), "ab");
   auto meta = MetadataFromB2FileInfo(info);
-  EXPECT_EQ(meta, (std::map<std::string, std::string>{{"mtime", "1700000000.5"}, {"sha256", "ab"}}));
+  EXPECT_EQ(meta,
+            (std::map<std::string, std::string>{{"mtime", "1700000000.5"}, {"sha256", "ab"}}));
   // Files written by other B2 tools: mtime from src_last_modified_millis.
-  auto other =
-      MetadataFromB2FileInfo({{"src_last_modified_millis", "1700000000250"}, {"large_file_sha1", "x"}});
+  auto other = MetadataFromB2FileInfo(
+      {{"src_last_modified_millis", "1700000000250"}, {"large_file_sha1", "x"}});
   EXPECT_EQ(other, (std::map<std::string, std::string>{{"mtime", "1700000000.250000000"}}));
   EXPECT_EQ(B2FileInfoFromMetadata({{"mtime", "garbage"}}).count("src_last_modified_millis"), 0u);
 }
@@ -155,9 +156,11 @@ TEST(B2DestinationTest, HeadMapsFileInfo) {
   EXPECT_EQ(h->sha1_hex, sha1) << "a large file's SHA-1 comes from large_file_sha1";
   EXPECT_EQ(h->version_id, "4_v1");
   EXPECT_EQ(h->last_modified_ms, 1700000000999);
-  EXPECT_EQ(h->metadata, (std::map<std::string, std::string>{
-                             {"mtime", "1700000000.500000000"}, {"sha256", "ff"}}));
-  t.Reply(200, "", {{"Content-Length", "1"}, {"X-Bz-Content-Sha1", "ABCDEF0123456789ABCDEF0123456789ABCDEF01"}});
+  EXPECT_EQ(h->metadata, (std::map<std::string, std::string>{{"mtime", "1700000000.500000000"},
+                                                             {"sha256", "ff"}}));
+  t.Reply(
+      200, "",
+      {{"Content-Length", "1"}, {"X-Bz-Content-Sha1", "ABCDEF0123456789ABCDEF0123456789ABCDEF01"}});
   EXPECT_EQ(d->Head("k")->sha1_hex, "abcdef0123456789abcdef0123456789abcdef01");
   t.Reply(404);
   EXPECT_EQ(d->Head("gone").status().kind(), ErrorKind::kNotFound);
@@ -233,7 +236,8 @@ TEST(B2DestinationTest, DeleteRemovesEveryVersionAcrossPages) {
 
   t.Reply(200, R"({"files":[],"nextFileName":null,"nextFileId":null})");
   EXPECT_TRUE(d->Delete("absent").ok());
-  t.Reply(200, R"({"files":[{"action":"upload","fileId":"x","fileName":"k"}],"nextFileName":null})");
+  t.Reply(200,
+          R"({"files":[{"action":"upload","fileId":"x","fileName":"k"}],"nextFileName":null})");
   t.Reply(401, ErrorReply(401, "unauthorized", "no deleteFiles"));
   EXPECT_EQ(d->Delete("k").kind(), ErrorKind::kAuth);
 }
@@ -255,10 +259,9 @@ TEST(B2DestinationTest, MultipartFlow) {
   EXPECT_EQ(sb["fileInfo"]["mtime"], "1700000000.5");
 
   MemoryBody b1(p1), b2(p2);
-  EXPECT_EQ(d->UploadPart("big", "4_L", {.part_number = 1, .body = &b1, .md5 = Md5(p1)})
-                .status()
-                .kind(),
-            ErrorKind::kInvalidArgument)
+  EXPECT_EQ(
+      d->UploadPart("big", "4_L", {.part_number = 1, .body = &b1, .md5 = Md5(p1)}).status().kind(),
+      ErrorKind::kInvalidArgument)
       << "SHA-1 required";
   // Parts uploaded out of order (as worker threads do).
   t.Reply(200, R"({"fileId":"4_L","uploadUrl":"https://pod/p","authorizationToken":"pt"})");
@@ -335,7 +338,8 @@ TEST(B2DestinationTest, AbortAndListUploads) {
   t.Reply(503, ErrorReply(503, "service_unavailable", ""));
   EXPECT_EQ(d->AbortMultipart("big", "4_L").kind(), ErrorKind::kTransient);
 
-  t.Reply(200, R"({"files":[{"fileId":"u1","fileName":"pre/a","action":"start","uploadTimestamp":5}],
+  t.Reply(200,
+          R"({"files":[{"fileId":"u1","fileName":"pre/a","action":"start","uploadTimestamp":5}],
                   "nextFileId":null})");
   auto ups = d->ListMultipartUploads("pre/");
   ASSERT_TRUE(ups.ok()) << ups.status().ToString();

@@ -407,14 +407,21 @@ Status SyncEngine::DestinationRun::UploadMultipart(const WorkItem& item, const s
   } else {
     return done.status();
   }
-  if (caps_.verified_digest == DigestAlgo::kMd5 && (etag.empty() || !done.ok())) {
-    // Some servers (Ceph RGW 16) return an empty ETag from Complete: ask again.
+  std::string sha1_hex;
+  if (sha1_parts) sha1_hex = HexEncode(whole_sha1.Finish());
+  const bool md5_dest = caps_.verified_digest == DigestAlgo::kMd5;
+  if (!done.ok() || (md5_dest && etag.empty())) {
+    // Ask the object itself: after a lost Complete reply, or when the server
+    // returned an empty ETag (Ceph RGW 16).
     CK_ASSIGN_OR_RETURN(ObjectInfo head, d_.dest->Head(key));
     if (head.size != st.size)
       return Status(ErrorKind::kChecksumMismatch, "object has " + std::to_string(head.size) +
                                                       " bytes after upload, expected " +
                                                       std::to_string(st.size));
-    etag = head.etag;
+    if (!md5_dest && head.sha1_hex != sha1_hex)
+      return Status(ErrorKind::kChecksumMismatch,
+                    "object SHA-1 \"" + head.sha1_hex + "\" differs from the file's " + sha1_hex);
+    if (md5_dest) etag = head.etag;
     if (version.empty()) version = head.version_id;
   }
   if (caps_.multipart_etag_md5_of_md5s && etag.find('-') != std::string::npos &&
@@ -422,8 +429,6 @@ Status SyncEngine::DestinationRun::UploadMultipart(const WorkItem& item, const s
     return Status(ErrorKind::kChecksumMismatch,
                   "multipart ETag \"" + etag + "\" differs from the expected " + expected_etag);
   CK_RETURN_IF_ERROR(store->DeleteMultipart(item.file_id, d_.name));
-  std::string sha1_hex;
-  if (sha1_parts) sha1_hex = HexEncode(whole_sha1.Finish());
   *info = SyncedInfo{.key = key,
                      .etag = etag,
                      .remote_id = version,

@@ -431,3 +431,47 @@ TEST_F(EngineTest, Sha1DestinationGetsPartSha1sAndLargeFileSha1) {
 
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+
+// Complete succeeded on the server but its reply was lost: the retry answers
+// "not found". The engine must check the object itself before calling it synced.
+TEST_F(EngineTest, LostCompleteReplyIsVerifiedAgainstTheObject) {
+  std::string big = Random(30000, 21);
+  Write("big.bin", big);
+  for (DigestAlgo algo : {DigestAlgo::kMd5, DigestAlgo::kSha1}) {
+    MemoryDestination::Options o;
+    o.name = algo == DigestAlgo::kMd5 ? "md5" : "sha1";
+    o.caps.min_part_size = 1024;
+    o.caps.verified_digest = algo;
+    std::atomic<int> completes{0};
+    // The first Complete really completes; the wrapper's second call (the
+    // "retry") then gets the server's "not found".
+    class LostReply : public ForwardingDestination {
+     public:
+      using ForwardingDestination::ForwardingDestination;
+      Result<PutResult> CompleteMultipart(const std::string& k, const std::string& id,
+                                          const std::vector<PartInfo>& p) override {
+        auto r = ForwardingDestination::CompleteMultipart(k, id, p);
+        if (!r.ok()) return r;
+        return ForwardingDestination::CompleteMultipart(k, id, p);
+      }
+    };
+    LostReply d(std::unique_ptr<Destination>(new MemoryDestination(o)));
+    auto* inner = static_cast<MemoryDestination*>(d.inner());
+    inner->set_fault_hook([&](std::string_view op, const std::string&) {
+      if (op == "CompleteMultipart" && completes.fetch_add(1) % 2 == 1)
+        return Status(ErrorKind::kNotFound, "NoSuchUpload");
+      return Status::OK();
+    });
+    auto r = RunSync({Dest(o.name, &d)});
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->all_synced()) << o.name;
+    EXPECT_EQ(inner->ObjectData("host/big.bin"), big);
+    EXPECT_GE(inner->calls("Head"), 1u) << o.name << ": the object was not checked";
+  }
+}
+
+}  // namespace
+}  // namespace ck

@@ -359,6 +359,23 @@ void BucketInspector::OnDeleted(const std::string& destination, const std::strin
   ApplyChange(*e, std::move(c));
 }
 
+void BucketInspector::OnConnectionError(const std::string& destination, const Status& error) {
+  Entry* e = Find(destination);
+  if (e == nullptr || !Usable(*e)) return;
+  ErrorKind k = error.kind();
+  if (k != ErrorKind::kTransient && k != ErrorKind::kAuth && k != ErrorKind::kNotFound) return;
+  std::lock_guard<std::mutex> l(mu_);
+  e->diag.state = ConnectionStateForError(k);
+  e->diag.message = FailureMessage(e->name, e->bucket, error);
+  e->diag.checked_at_us = env_->NowMicros();
+  e->diag.latency_ms = 0;
+  e->fig.stale = e->fig.known;
+  if (!e->listing) {
+    e->last_attempt = env_->SteadyNow();
+    e->last_status = error;
+  }
+}
+
 DestinationSnapshot BucketInspector::SnapshotLocked(const Entry& e, SteadyTime now) const {
   DestinationSnapshot s;
   s.name = e.name;

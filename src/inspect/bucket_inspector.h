@@ -155,6 +155,14 @@ class BucketInspector {
   // An object cloudkeep deleted: files -= 1, bytes -= size.
   void OnDeleted(const std::string& destination, const std::string& key, uint64_t size);
 
+  // A request to the destination made by someone else (e.g. the sync engine's
+  // check before uploading) failed with a network, authentication or
+  // bucket-not-found error: the diagnosis changes at once, the figures are kept
+  // but marked stale, and the next listing follows after failure_retry_interval.
+  // Other error kinds (local I/O, database, throttling) say nothing about the
+  // connection and are ignored, as are unknown or unusable destinations.
+  void OnConnectionError(const std::string& destination, const Status& error);
+
   // The status document (see README "JSON output"):
   //   {"generated_at", "destinations": [D...], "totals": {"files", "bytes", ...}}
   // with D = {"name", "type", "enabled", "bucket", "prefix",

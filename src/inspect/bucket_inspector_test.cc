@@ -317,6 +317,34 @@ TEST_F(InspectorTest, FailedListingKeepsLastGoodFiguresAndRetriesLater) {
   EXPECT_EQ(d["synced"]["bytes"], 65);
 }
 
+TEST_F(InspectorTest, ErrorsSeenBySyncUpdateTheDiagnosisWithoutAListing) {
+  auto* mem = AddMemory("a");
+  handles_.push_back(MissingCredentialsHandle("nocreds"));
+  Fill(mem, "host/", 3, 1);
+  InspectorOptions o;
+  o.failure_retry_interval = std::chrono::minutes(1);
+  Make(o);
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected");
+  inspector_->OnConnectionError("a", Status(ErrorKind::kIo, "disk full"));
+  inspector_->OnConnectionError("a", Status(ErrorKind::kThrottled, "SlowDown"));
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected") << "not about the connection";
+  inspector_->OnConnectionError("a", Status(ErrorKind::kAuth, "SignatureDoesNotMatch"));
+  inspector_->OnConnectionError("nocreds", Status(ErrorKind::kTransient, "x"));
+  inspector_->OnConnectionError("zzz", Status(ErrorKind::kTransient, "x"));
+  json d = Dest("a");
+  EXPECT_EQ(d["connection"]["state"], "auth_failed");
+  EXPECT_NE(d["connection"]["message"].get<std::string>().find("SignatureDoesNotMatch"),
+            std::string::npos);
+  EXPECT_EQ(d["synced"]["source"], "database");
+  EXPECT_EQ(d["last_bucket"]["files"], 3);
+  EXPECT_EQ(Dest("nocreds")["connection"]["state"], "missing_credentials");
+  EXPECT_EQ(mem->calls("List"), 1u);
+  env_.Advance(std::chrono::minutes(1));
+  d = Dest("a");
+  EXPECT_EQ(mem->calls("List"), 2u) << "re-checked after the failure retry interval";
+  EXPECT_EQ(d["connection"]["state"], "connected");
+}
+
 // Changes confirmed while a listing runs must be counted exactly once, whether
 // the listing has passed their key already or not.
 TEST_F(InspectorTest, ChangesDuringAListingAreCountedExactlyOnce) {

@@ -39,7 +39,8 @@ Test endpoints (never counted, no auth):
   POST /__test/config                 JSON, any of:
       upload_fail_rate (0..1), latency_ms, token_lifetime_s, expire_tokens_now,
       test_mode_rate, cap_exceeded, concurrent_upload_code, min_part_size,
-      recommended_part_size, invalidate_upload_urls, seed, reset_stats,
+      recommended_part_size, invalidate_upload_urls, strict_names,
+      request_timeout_s (new connections), seed, reset_stats,
       fail_next: [{"op", "status", "code", "message", "count", "retry_after",
                    "bucket", "drop", "delay_ms"}], clear_faults
 Header X-Bz-Test-Mode: fail_some_uploads | expire_some_account_authorization_tokens |
@@ -368,6 +369,12 @@ class Stats:
                 if fault:
                     s["faults_injected"] += 1
 
+    def add_downloaded(self, bucket: Optional[str], n: int) -> None:
+        with self.lock:
+            self.total["bytes_downloaded"] += n
+            if bucket is not None:
+                self.buckets.setdefault(bucket, _scope())["bytes_downloaded"] += n
+
     def snapshot(self, bucket: Optional[str] = None, reset: bool = False) -> dict[str, Any]:
         with self.lock:
             if bucket is not None:
@@ -402,6 +409,7 @@ class Tokens:
         self.lock = threading.Lock()
         self.by_value: dict[str, Token] = {}
         self.by_url: dict[str, Token] = {}
+        self.next_prune = 0.0
 
     def issue(self, kind: str, lifetime_s: float, **kw: Any) -> Token:
         prefix = {"account": "4_", "upload": "2_", "download": "3_"}[kind]
@@ -440,9 +448,13 @@ class Tokens:
             tok.in_use = False
 
     def prune(self) -> None:
-        """Forgets tokens that expired over an hour ago."""
-        limit = time.monotonic() - 3600
+        """Forgets tokens that expired over an hour ago (looks at most once a minute)."""
+        t = time.monotonic()
+        limit = t - 3600
         with self.lock:
+            if t < self.next_prune:
+                return
+            self.next_prune = t + 60
             for value in [v for v, t in self.by_value.items() if t.expires < limit and not t.in_use]:
                 tok = self.by_value.pop(value)
                 if tok.url_id is not None:
@@ -886,8 +898,12 @@ class State:
             for key in ("latency_ms", "min_part_size", "recommended_part_size"):
                 if key in cfg:
                     setattr(s, key, int(cfg[key]))
-            if "token_lifetime_s" in cfg:
-                s.token_lifetime_s = float(cfg["token_lifetime_s"])
+            for key in ("token_lifetime_s", "request_timeout_s"):
+                if key in cfg:
+                    v = float(cfg[key])
+                    if v <= 0:
+                        raise bad_request(f"{key} must be positive")
+                    setattr(s, key, v)
             for key in ("cap_exceeded", "invalidate_upload_urls", "strict_names"):
                 if key in cfg:
                     setattr(s, key, bool(cfg[key]))
@@ -934,6 +950,7 @@ class Req:
     bytes_out: int = 0
     fault: bool = False
     body_done: bool = False  # the request body was read (or there is none)
+    recorded: bool = False  # counted in the statistics
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -979,7 +996,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_response(self, code: int, message: Optional[str] = None) -> None:
         self.req.status = code
+        # Counted before the reply leaves: a client that has its reply sees it in /__test/stats.
+        self._record()
         super().send_response(code, message)
+
+    def _record(self) -> None:
+        r = self.req
+        if r.recorded or r.op == "test":
+            return
+        r.recorded = True
+        self.st.stats.record(r.op, r.bucket, r.status, r.code, r.transactions, r.bytes_in, 0, r.fault)
 
     def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
         # Malformed requests (bad request line, ...): still a B2 error document.
@@ -1090,6 +1116,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.st
         path, _, query = self.path.partition("?")
         if path.startswith("/__test/"):
+            self.req.op = "test"
             self._test_endpoint(path, query)
             return
         with st.idle:
@@ -1101,10 +1128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(latency / 1000)
             self._route(path, query)
         except B2Error as e:
-            try:
-                self._send_b2_error(e)
-            except OSError:
-                self.close_connection = True
+            self._fail(e)
         except DropConnection:
             self.close_connection = True
             self.req.status = 0
@@ -1116,13 +1140,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:  # a bug here: report it as B2 would
             st.log(f"internal error on {self.command} {self.path}:\n{traceback.format_exc()}")
-            try:
-                self._send_b2_error(B2Error(500, "internal_error", "internal error in b2server", close=True))
-            except OSError:
-                self.close_connection = True
+            self._fail(B2Error(500, "internal_error", "internal error in b2server", close=True))
         finally:
             r = self.req
-            st.stats.record(r.op, r.bucket, r.status, r.code, r.transactions, r.bytes_in, r.bytes_out, r.fault)
+            self._record()  # when there was no reply
             if st.verbose or r.status >= 400 or r.status == 0:
                 st.log(f"{self.command} {self.path[:200]} -> {r.status or 'dropped'} {r.code or ''} "
                        f"({(time.monotonic() - t0) * 1000:.0f} ms)")
@@ -1130,6 +1151,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.in_flight -= 1
                 st.idle.notify_all()
             st.tokens.prune()
+
+    def _fail(self, e: B2Error) -> None:
+        """Sends the error reply -- unless a reply was already under way: then only hang up."""
+        if self.req.status:
+            self.close_connection = True
+            return
+        try:
+            self._send_b2_error(e)
+        except OSError:
+            self.close_connection = True
 
     def _route(self, path: str, query: str) -> None:
         if path.startswith("/file/"):
@@ -1467,8 +1498,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if raw is None:
             raise bad_request("X-Bz-Content-Sha1 header is missing")
         raw = raw.strip()
-        if raw in ("hex_digits_at_end", "do_not_verify") or HEX40.match(raw):
-            return raw if not HEX40.match(raw) else raw.lower()
+        if HEX40.match(raw):
+            return raw.lower()
+        if raw in ("hex_digits_at_end", "do_not_verify"):
+            return raw
         raise bad_request(f"X-Bz-Content-Sha1 must be 40 hex digits, hex_digits_at_end or do_not_verify, got {raw!r}")
 
     def _upload_length(self, maximum: int, sha1_mode: str) -> int:
@@ -1832,8 +1865,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "HEAD" or end < start:
             return
         for chunk in self.st.store.read_range(row, start, end):
-            self.wfile.write(chunk)
+            self.st.stats.add_downloaded(self.req.bucket, len(chunk))
             self.req.bytes_out += len(chunk)
+            self.wfile.write(chunk)
 
     def _range(self, size: int) -> Optional[tuple[int, int]]:
         raw = self.headers.get("Range")
