@@ -44,7 +44,10 @@ constexpr int kMaxTransfers = 64;
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::string_view kTopKeys[] = {"state", "sync", "log", "sources", "destinations"};
+constexpr std::string_view kTopKeys[] = {"state",  "sync",    "log",
+                                         "server", "sources", "destinations"};
+constexpr std::string_view kServerKeys[] = {"listen",     "cert",          "key",
+                                            "token_file", "scan_interval", "reconcile_interval"};
 constexpr std::string_view kStateKeys[] = {"database"};
 constexpr std::string_view kSyncKeys[] = {"transfers", "multipart_threshold", "part_size",
                                           "max_attempts", "request_retries"};
@@ -410,6 +413,8 @@ class Validator {
     if (const toml::table* state = Section(root, "state")) ParseState(*state, cfg);
     if (const toml::table* sync = Section(root, "sync")) ParseSync(*sync, &cfg->sync);
     if (const toml::table* log = Section(root, "log")) ParseLog(*log, &cfg->log);
+    cfg->server.token_file = Resolve(dir_, "cloudkeep.token");
+    if (const toml::table* srv = Section(root, "server")) ParseServer(*srv, &cfg->server);
     ParseSources(root.get("sources"), cfg);
     ParseDestinations(root.get("destinations"), cfg);
   }
@@ -560,6 +565,41 @@ class Validator {
     if (const auto* v = Typed<std::string>(t, "log", "file")) {
       log->file = v->get().empty() ? std::string() : Resolve(dir_, v->get());
     }
+  }
+
+  void ParseServer(const toml::table& t, ServerConfig* srv) {
+    CheckKeys(t, "server", kServerKeys);
+    if (const auto* v = Typed<std::string>(t, "server", "listen")) {
+      const std::string& l = v->get();
+      auto colon = l.rfind(':');
+      bool ok = colon != std::string::npos && colon > 0 && colon + 1 < l.size();
+      long port = 0;
+      if (ok) {
+        const std::string digits = l.substr(colon + 1);
+        ok = digits.find_first_not_of("0123456789") == std::string::npos && digits.size() <= 5;
+        if (ok) port = std::stol(digits);
+        ok = ok && port >= 0 && port <= 65535;
+      }
+      if (ok) {
+        srv->listen = l;
+      } else {
+        Error(*v, "server.listen",
+              fmt::format("expected \"host:port\" (e.g. \"127.0.0.1:8080\"), got \"{}\"", l));
+      }
+    }
+    for (const char* key : {"cert", "key", "token_file"}) {
+      if (const auto* v = Typed<std::string>(t, "server", key)) {
+        std::string resolved = v->get().empty() ? std::string() : Resolve(dir_, v->get());
+        if (std::string_view(key) == "cert") srv->cert = resolved;
+        if (std::string_view(key) == "key") srv->key = resolved;
+        if (std::string_view(key) == "token_file" && !resolved.empty()) srv->token_file = resolved;
+      }
+    }
+    if (srv->cert.empty() != srv->key.empty()) {
+      Error(t, "server", "cert and key go together: set both for TLS, or neither");
+    }
+    ReadInt(t, "server", "scan_interval", 0, 7 * 86400, &srv->scan_interval_s);
+    ReadInt(t, "server", "reconcile_interval", 10, 7 * 86400, &srv->reconcile_interval_s);
   }
 
   struct SourceSeen {
@@ -1097,6 +1137,21 @@ request_retries = 5
 level = "info"
 # Also write the log to this file ("" = standard error only).
 file = ""
+
+# What `cloudkeep serve` runs: the API, the dashboard and a background sync.
+[server]
+# Address to listen on. Keep it on loopback unless TLS is set up.
+listen = "127.0.0.1:8080"
+# TLS certificate and key (PEM files); leave both empty for plain HTTP.
+# cert = "/etc/cloudkeep/cert.pem"
+# key = "/etc/cloudkeep/key.pem"
+# API token file. CLOUDKEEP_API_TOKEN wins when set; if neither exists, serve
+# creates a random token here (mode 0600) on first start.
+# token_file = "cloudkeep.token"
+# Seconds between background sync passes (0 = only when asked through the API).
+scan_interval = 900
+# Seconds between full re-listings of each bucket for the live statistics.
+reconcile_interval = 900
 
 # One [[sources]] block per directory to back up. Repeat the block for more
 # directories: sources must not overlap, and each needs its own prefix.

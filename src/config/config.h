@@ -76,6 +76,16 @@ struct LogConfig {
   std::string file;            // "" = stderr only
 };
 
+// [server]: what `cloudkeep serve` runs.
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // host:port
+  std::string cert;                       // TLS certificate (PEM), absolute; "" = plain HTTP
+  std::string key;                        // TLS private key (PEM), absolute; required with cert
+  std::string token_file;          // API token file, absolute; "" = <config dir>/cloudkeep.token
+  int scan_interval_s = 900;       // background sync pass every this many seconds (0 = never)
+  int reconcile_interval_s = 900;  // full bucket re-listing at most this often
+};
+
 struct Config {
   std::string file;      // absolute path of the config file
   std::string database;  // absolute path of the SQLite state DB
@@ -83,6 +93,7 @@ struct Config {
   std::vector<DestinationConfig> destinations;  // in file order
   SyncConfig sync;
   LogConfig log;
+  ServerConfig server;
 
   const DestinationConfig* FindDestination(const std::string& name) const;
 };

@@ -1082,3 +1082,39 @@ TEST(ConfigExcludeTest, BadGlobPatternIsReportedWithItsLine) {
 }
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+TEST(ConfigServerTest, DefaultsAndValidation) {
+  std::vector<ConfigIssue> issues;
+  const std::string base =
+      "[[sources]]\npath = \"/tmp\"\n\n[destinations.d]\ntype = \"s3\"\nbucket = \"bucket-name\"\n";
+  auto ok = ParseConfig(base, "/etc/ck/x.toml", &issues);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(ok->server.token_file, "/etc/ck/cloudkeep.token");
+  EXPECT_EQ(ok->server.reconcile_interval_s, 900);
+
+  issues.clear();
+  auto set = ParseConfig(base +
+                             "\n[server]\nlisten = \"0.0.0.0:9000\"\ntoken_file = \"t\"\n"
+                             "scan_interval = 60\nreconcile_interval = 120\n",
+                         "/etc/ck/x.toml", &issues);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(set->server.token_file, "/etc/ck/t");
+  EXPECT_EQ(set->server.scan_interval_s, 60);
+  EXPECT_EQ(set->server.reconcile_interval_s, 120);
+
+  issues.clear();
+  auto bad = ParseConfig(base + "\n[server]\nlisten = \"8080\"\ncert = \"c.pem\"\nport = 1\n",
+                         "/etc/ck/x.toml", &issues);
+  EXPECT_FALSE(bad.ok());
+  std::string all;
+  for (const auto& i : issues) all += i.ToString() + "\n";
+  EXPECT_NE(all.find("server.listen"), std::string::npos) << all;
+  EXPECT_NE(all.find("cert and key go together"), std::string::npos) << all;
+  EXPECT_NE(all.find("port"), std::string::npos) << all;
+}
+}  // namespace
+}  // namespace ck
