@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +18,9 @@
 
 #include "cli/output.h"
 #include "engine/sync_engine.h"
+#include "inspect/bucket_inspector.h"
+#include "server/api_token.h"
+#include "server/serve.h"
 #include "util/encoding.h"
 
 namespace ck {
@@ -131,10 +137,9 @@ void App::BuildDestinations() {
   auto http = HttpClient::Make(HttpClientOptions{});
   if (http.ok()) http_ = std::move(http).value();
   FactoryDeps deps{.http = http_.get(), .env = Env::Default(), .getenv = ProcessEnv()};
-  for (const auto& d : config_.destinations) {
-    if (!d.enabled) continue;
+  // Every configured destination, disabled ones too (their status says so).
+  for (const auto& d : config_.destinations)
     dests_.push_back(BuildDestination(d, config_.sync, deps));
-  }
 }
 
 int App::Init(const std::string& path, bool force) {
@@ -213,6 +218,7 @@ int App::Sync(std::atomic<bool>* cancel) {
   BuildDestinations();
   std::vector<EngineDestination> eds;
   for (auto& h : dests_) {
+    if (!h.enabled) continue;
     eds.push_back(EngineDestination{.name = h.name,
                                     .prefix = h.prefix,
                                     .dest = h.dest.get(),
@@ -283,7 +289,7 @@ int App::Sync(std::atomic<bool>* cancel) {
   return kExitOk;
 }
 
-int App::Status(bool json) {
+int App::Status(bool json, bool bucket_stats) {
   if (!LoadConfig(false)) return kExitUsage;
   if (!OpenStore()) return kExitUsage;
   auto counts = store_->Counts();
@@ -293,10 +299,24 @@ int App::Status(bool json) {
                  (!counts.ok() ? counts.status() : totals.status()).message().c_str());
     return kExitFailed;
   }
-  auto doc = StatusJson(config_, *counts, *totals, Env::Default()->NowMicros());
+  nlohmann::json doc;
+  if (bucket_stats) {
+    BuildDestinations();
+    InspectorOptions io;
+    io.max_wait = std::chrono::minutes(10);  // one-shot: wait for the listings
+    BucketInspector inspector(dests_, store_.get(), Env::Default(), io);
+    auto d = inspector.StatusDocument();
+    if (!d.ok()) {
+      std::fprintf(stderr, "error: %s\n", d.status().message().c_str());
+      return kExitFailed;
+    }
+    doc = std::move(d).value();
+  } else {
+    doc = StatusJson(config_, *counts, *totals, Env::Default()->NowMicros());
+  }
   bool all = true;
   for (const auto& d : doc["destinations"])
-    if (d["enabled"].get<bool>() && !d["all_synced"].get<bool>()) all = false;
+    if (d.value("enabled", true) && !d.value("all_synced", false)) all = false;
   if (json) {
     std::printf("%s\n", doc.dump(2).c_str());
     return all ? kExitOk : kExitFailed;
@@ -305,21 +325,84 @@ int App::Status(bool json) {
               static_cast<unsigned long long>(totals->files), HumanBytes(totals->bytes).c_str(),
               static_cast<unsigned long long>(totals->skipped));
   for (const auto& d : doc["destinations"]) {
-    if (!d["enabled"].get<bool>()) {
-      std::printf("%-16s disabled\n", d["name"].get<std::string>().c_str());
+    const std::string name = d["name"].get<std::string>();
+    if (!d.value("enabled", true)) {
+      std::printf("%-16s disabled\n", name.c_str());
       continue;
     }
-    std::string last =
-        d["last_synced_at"].is_null() ? "never" : d["last_synced_at"].get<std::string>();
-    std::printf("%-16s synced %llu files (%s), pending %llu (%s), failed %llu; last upload %s\n",
-                d["name"].get<std::string>().c_str(),
-                d["synced"]["files"].get<unsigned long long>(),
-                HumanBytes(d["synced"]["bytes"].get<uint64_t>()).c_str(),
-                d["pending"]["files"].get<unsigned long long>(),
-                HumanBytes(d["pending"]["bytes"].get<uint64_t>()).c_str(),
-                d["failed"]["files"].get<unsigned long long>(), last.c_str());
+    std::string last = !d.contains("last_synced_at") || d["last_synced_at"].is_null()
+                           ? "never"
+                           : d["last_synced_at"].get<std::string>();
+    std::string source = d["synced"].value("source", "database");
+    std::printf(
+        "%-16s synced %llu files (%s, from %s), pending %llu (%s), failed %llu; "
+        "last upload %s\n",
+        name.c_str(), d["synced"]["files"].get<unsigned long long>(),
+        HumanBytes(d["synced"]["bytes"].get<uint64_t>()).c_str(), source.c_str(),
+        d["pending"]["files"].get<unsigned long long>(),
+        HumanBytes(d["pending"]["bytes"].get<uint64_t>()).c_str(),
+        d["failed"]["files"].get<unsigned long long>(), last.c_str());
+    if (d.contains("connection")) {
+      std::printf("%-16s %s: %s\n", "", d["connection"].value("state", "").c_str(),
+                  d["connection"].value("message", "").c_str());
+    }
   }
   return all ? kExitOk : kExitFailed;
+}
+
+int App::Serve() {
+  if (!LoadConfig(true)) return kExitUsage;
+  if (!OpenStore()) return kExitUsage;
+  const char* env_token = std::getenv("CLOUDKEEP_API_TOKEN");
+  bool created = false;
+  auto token = LoadOrCreateToken(env_token != nullptr ? env_token : "", config_.server.token_file,
+                                 config_.server.token_file, &created);
+  if (!token.ok()) {
+    std::fprintf(stderr, "error: API token: %s\n", token.status().message().c_str());
+    return kExitUsage;
+  }
+  if (created)
+    std::printf("created a new API token in %s (mode 0600); the dashboard asks for it\n",
+                config_.server.token_file.c_str());
+  BuildDestinations();
+  ServeOptions so;
+  so.rescan_interval = config_.server.scan_interval_s > 0
+                           ? std::chrono::milliseconds(config_.server.scan_interval_s * 1000LL)
+                           : std::chrono::milliseconds(std::chrono::hours(24 * 365));
+  so.sync_on_start = config_.server.scan_interval_s > 0;
+  so.inspector.reconcile_interval =
+      std::chrono::milliseconds(config_.server.reconcile_interval_s * 1000LL);
+  so.api.listen = config_.server.listen;
+  so.api.tls_cert_file = config_.server.cert;
+  so.api.tls_key_file = config_.server.key;
+  so.api.token = *token;
+
+  // Signals are taken by sigwait on this thread, not by a handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto runner = ServeRunner::Make(config_, store_.get(), dests_, Env::Default(), so);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "error: %s\n", runner.status().message().c_str());
+    return kExitUsage;
+  }
+  if (ck::Status st = (*runner)->Start(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return kExitUsage;
+  }
+  std::printf("cloudkeep serving on %s://%s (port %d); Ctrl-C stops\n",
+              config_.server.cert.empty() ? "http" : "https", config_.server.listen.c_str(),
+              (*runner)->port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping (uploads in flight finish, the rest stays pending)", sig);
+  (*runner)->Stop();
+  std::printf("stopped\n");
+  return kExitOk;
 }
 
 int App::Failed(bool json, const std::string& destination, size_t limit) {

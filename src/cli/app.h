@@ -33,7 +33,11 @@ class App {
   int Init(const std::string& path, bool force);
   int ConfigCheck();
   int Sync(std::atomic<bool>* cancel);
-  int Status(bool json);
+  // bucket_stats: combine live bucket figures (one listing per destination)
+  // with the database, as GET /api/status does; false: database only.
+  int Status(bool json, bool bucket_stats);
+  // Runs the API, the dashboard and the background sync until SIGTERM/SIGINT.
+  int Serve();
   int Failed(bool json, const std::string& destination, size_t limit);
   int Retry(const std::string& destination, const std::vector<std::string>& paths);
 

@@ -41,7 +41,11 @@ int main(int argc, char** argv) {
   bool json = false;
   auto* status =
       cli.add_subcommand("status", "what is synced, pending and failed, per destination");
-  status->add_flag("--json", json, "machine-readable output (see docs/json.md)");
+  status->add_flag("--json", json, "machine-readable output (the GET /api/status document)");
+  bool db_only = false;
+  status->add_flag("--db-only", db_only,
+                   "figures from the state database only (no bucket listing, no request)");
+  auto* serve = cli.add_subcommand("serve", "run the REST API and background sync until stopped");
 
   std::string dest;
   size_t limit = 0;
@@ -75,7 +79,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "interrupted: in-flight uploads finished, the rest stays pending\n");
     return rc;
   }
-  if (*status) return app.Status(json);
+  if (*status) return app.Status(json, !db_only);
+  if (*serve) return app.Serve();
   if (*failed) return app.Failed(json, dest, limit);
   if (*retry) return app.Retry(dest, paths);
   return ck::kExitUsage;
