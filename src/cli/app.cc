@@ -216,18 +216,7 @@ int App::Sync(std::atomic<bool>* cancel) {
   if (!LoadConfig(false)) return kExitUsage;
   if (!OpenStore()) return kExitUsage;
   BuildDestinations();
-  std::vector<EngineDestination> eds;
-  for (auto& h : dests_) {
-    if (!h.enabled) continue;
-    eds.push_back(EngineDestination{.name = h.name,
-                                    .prefix = h.prefix,
-                                    .dest = h.dest.get(),
-                                    .metrics = h.metrics,
-                                    .transfers = h.transfers,
-                                    .multipart_threshold = h.multipart_threshold,
-                                    .part_size = h.part_size,
-                                    .unavailable = h.unavailable});
-  }
+  std::vector<EngineDestination> eds = EngineDestinationsFor(dests_);
   EngineOptions eo;
   eo.max_attempts = config_.sync.max_attempts;
   eo.cancel = cancel;

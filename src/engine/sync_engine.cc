@@ -17,6 +17,23 @@
 
 namespace ck {
 
+std::vector<EngineDestination> EngineDestinationsFor(
+    const std::vector<DestinationHandle>& handles) {
+  std::vector<EngineDestination> out;
+  for (const auto& h : handles) {
+    if (!h.enabled) continue;
+    out.push_back(EngineDestination{.name = h.name,
+                                    .prefix = h.prefix,
+                                    .dest = h.dest.get(),
+                                    .metrics = h.metrics,
+                                    .transfers = h.transfers,
+                                    .multipart_threshold = h.multipart_threshold,
+                                    .part_size = h.part_size,
+                                    .unavailable = h.unavailable});
+  }
+  return out;
+}
+
 bool SyncReport::all_synced() const {
   for (const auto& d : destinations)
     if (!d.fatal.ok() || d.pending_files > 0 || d.failed_total > 0) return false;

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "dest/decorators.h"
 #include "dest/destination.h"
+#include "dest/factory.h"
 #include "state/state_store.h"
 #include "util/env.h"
 
@@ -50,6 +51,10 @@ struct UploadEvent {
   std::string replaced_key;
   uint64_t replaced_size = 0;
 };
+
+// The engine's view of the enabled handles (pointers into `handles`, which
+// must outlive the result).
+std::vector<EngineDestination> EngineDestinationsFor(const std::vector<DestinationHandle>& handles);
 
 struct EngineOptions {
   int max_attempts = 5;        // failed files are re-tried by a run until they failed this often

@@ -194,18 +194,7 @@ PassSample ServeRunner::RunPass(uint64_t run_id, const std::string& trigger) {
   s.trigger = trigger;
   s.started_us = env_->NowMicros();
   auto t0 = env_->SteadyNow();
-  std::vector<EngineDestination> eds;
-  for (auto& h : dests_) {
-    if (!h.enabled) continue;
-    eds.push_back(EngineDestination{.name = h.name,
-                                    .prefix = h.prefix,
-                                    .dest = h.dest.get(),
-                                    .metrics = h.metrics,
-                                    .transfers = h.transfers,
-                                    .multipart_threshold = h.multipart_threshold,
-                                    .part_size = h.part_size,
-                                    .unavailable = h.unavailable});
-  }
+  std::vector<EngineDestination> eds = EngineDestinationsFor(dests_);
   EngineOptions eo;
   eo.max_attempts = config_.sync.max_attempts;
   eo.cancel = &cancel_;
