@@ -54,21 +54,6 @@ Result<std::string> ToJson(const json& j) {
   }
 }
 
-// Raw SHA-1 of a body, read in 1 MiB pieces.
-Result<std::string> Sha1Of(const BodySource* body) {
-  Hasher h(DigestAlgo::kSha1);
-  if (body == nullptr) return h.Finish();
-  std::string buf(1 << 20, '\0');
-  uint64_t off = 0;
-  while (off < body->size()) {
-    CK_ASSIGN_OR_RETURN(size_t n, body->ReadAt(off, buf.data(), buf.size()));
-    if (n == 0) return Status(ErrorKind::kChanged, "body shorter than announced");
-    h.Update(buf.data(), n);
-    off += n;
-  }
-  return h.Finish();
-}
-
 // The hex SHA-1 a reply reports, lowercase, without B2's "unverified:" marker.
 std::string ReportedSha1(std::string_view s) {
   if (s.substr(0, 11) == "unverified:") s.remove_prefix(11);
@@ -500,7 +485,7 @@ Result<B2File> B2Client::UploadFile(const B2UploadFileRequest& r) {
                            "; one upload takes at most 5 GiB (use a large file)");
   std::string sha1 = r.sha1;
   if (sha1.empty()) {
-    auto s = Sha1Of(r.body);
+    auto s = DigestBody(r.body, DigestAlgo::kSha1);
     if (!s.ok()) return s.status().WithContext(prefix);
     sha1 = *s;
   }
@@ -706,7 +691,7 @@ Result<B2Part> B2Client::UploadPart(const B2UploadPartRequest& r) {
   if (size > kMaxUploadBytes) return InvalidArgument(prefix + ": a part may be at most 5 GiB");
   std::string sha1 = r.sha1;
   if (sha1.empty()) {
-    auto s = Sha1Of(r.body);
+    auto s = DigestBody(r.body, DigestAlgo::kSha1);
     if (!s.ok()) return s.status().WithContext(prefix);
     sha1 = *s;
   }

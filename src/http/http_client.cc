@@ -17,6 +17,20 @@ Result<size_t> MemoryBody::ReadAt(uint64_t offset, char* buf, size_t n) const {
   return k;
 }
 
+Result<std::string> DigestBody(const BodySource* body, DigestAlgo algo) {
+  Hasher h(algo);
+  if (body == nullptr) return h.Finish();
+  std::string buf(1 << 20, '\0');
+  uint64_t off = 0;
+  while (off < body->size()) {
+    CK_ASSIGN_OR_RETURN(size_t n, body->ReadAt(off, buf.data(), buf.size()));
+    if (n == 0) return Status(ErrorKind::kChanged, "body shorter than announced");
+    h.Update(buf.data(), n);
+    off += n;
+  }
+  return h.Finish();
+}
+
 std::string FindHeader(const HttpHeaders& h, std::string_view name) {
   for (const auto& [k, v] : h)
     if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/hash.h"
 #include "util/result.h"
 
 namespace ck {
@@ -35,6 +36,10 @@ class MemoryBody : public BodySource {
  private:
   std::string_view data_;
 };
+
+// Raw digest of a whole body, read in 1 MiB pieces; a null body is empty.
+// kChanged when the body yields fewer bytes than its size.
+Result<std::string> DigestBody(const BodySource* body, DigestAlgo algo);
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 

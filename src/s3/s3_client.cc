@@ -73,21 +73,6 @@ bool HasControlOrSpace(std::string_view s) {
   });
 }
 
-// Raw MD5 of a body, read in 1 MiB pieces.
-Result<std::string> Md5Of(const BodySource* body) {
-  Hasher h(DigestAlgo::kMd5);
-  if (body == nullptr) return h.Finish();
-  std::string buf(1 << 20, '\0');
-  uint64_t off = 0;
-  while (off < body->size()) {
-    CK_ASSIGN_OR_RETURN(size_t n, body->ReadAt(off, buf.data(), buf.size()));
-    if (n == 0) return Status(ErrorKind::kChanged, "body shorter than announced");
-    h.Update(buf.data(), n);
-    off += n;
-  }
-  return h.Finish();
-}
-
 // Adds x-amz-meta-* headers; kInvalidArgument for names or values that would
 // not round-trip through HTTP headers.
 Status AddMetadata(const std::map<std::string, std::string>& metadata, HttpHeaders* headers) {
@@ -340,7 +325,7 @@ Result<S3PutObjectResult> S3Client::PutObject(const S3PutObjectRequest& r) {
                                 "; a single PUT takes at most 5 GiB (use multipart)"));
   std::string md5 = r.md5;
   if (md5.empty()) {
-    auto m = Md5Of(r.body);
+    auto m = DigestBody(r.body, DigestAlgo::kMd5);
     if (!m.ok()) return fail(m.status());
     md5 = *m;
   }
@@ -510,7 +495,7 @@ Result<std::string> S3Client::UploadPart(const S3UploadPartRequest& r) {
   if (size > kMaxSinglePut) return InvalidArgument(prefix + ": a part may be at most 5 GiB");
   std::string md5 = r.md5;
   if (md5.empty()) {
-    auto m = Md5Of(r.body);
+    auto m = DigestBody(r.body, DigestAlgo::kMd5);
     if (!m.ok()) return m.status().WithContext(prefix);
     md5 = *m;
   }

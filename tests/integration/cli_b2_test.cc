@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
@@ -15,8 +13,6 @@
 #include "support/local_b2.h"
 #include "util/encoding.h"
 #include "util/hash.h"
-
-extern char** environ;
 
 namespace ck::test {
 namespace {
@@ -199,23 +195,6 @@ TEST(CliB2Test, InjectedUpload503sAndExpiredTokensStillSyncEverything) {
   ExpectAllOnB2(src, B2ListAll(*b2, b2_bucket, "host1/"), "host1/");
 }
 
-int64_t QueryInt(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(h);
-    return -1;
-  }
-  sqlite3_busy_timeout(h, 2000);
-  sqlite3_stmt* st = nullptr;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
-}
-
 TEST(CliB2Test, KillDuringLargeFileThenResume) {
   CK_REQUIRE_LOCAL_B2(b2);
   CK_REQUIRE_LOCAL_S3(s3, "rgw");
@@ -237,23 +216,8 @@ TEST(CliB2Test, KillDuringLargeFileThenResume) {
   }
   auto env = BothEnv(*s3, *b2);
   ASSERT_TRUE(B2TestConfigure(*b2, R"({"latency_ms": 20})"));
-  std::vector<std::string> args = {CK_CLI_PATH, "--config", cfg, "--quiet", "sync"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, CK_CLI_PATH, &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = SpawnCloudkeep(cfg, {"--quiet", "sync"}, env);
+  ASSERT_GT(pid, 0);
   int64_t parts = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -50,6 +51,16 @@ std::map<std::string, uint64_t> ListTree(const std::string& root);
 
 // Unfinished multipart uploads in the bucket, via the AWS CLI.
 int CountMultipartUploads(const S3Server& server, const std::string& bucket);
+
+// Starts `cloudkeep --config <config> args...` in the background with the
+// server credentials in `env`, stdout and stderr to `output` (or /dev/null).
+// Returns the PID, or -1 with a gtest failure.
+pid_t SpawnCloudkeep(const std::string& config, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env,
+                     const std::string& output = "/dev/null");
+
+// Runs a query returning one integer on a SQLite file, read-only; -1 on error.
+int64_t QueryInt(const std::string& db, const std::string& sql);
 
 // Parses "N <op>" out of the "requests: ..." part of a sync summary line (0 if absent).
 uint64_t RequestCount(const std::string& output, const std::string& op);

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
@@ -13,8 +12,6 @@
 
 #include "integration/cli_harness.h"
 #include "support/local_b2.h"
-
-extern char** environ;
 
 namespace ck::test {
 namespace {
@@ -29,21 +26,7 @@ class ServeProcess {
  public:
   ServeProcess(const std::string& cfg, const std::map<std::string, std::string>& env,
                const std::string& out) {
-    std::vector<std::string> args = {CK_CLI_PATH, "--config", cfg, "serve"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (char** e = environ; *e != nullptr; ++e) envs_.emplace_back(*e);
-    for (const auto& [k, v] : env) envs_.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : envs_) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, CK_CLI_PATH, &fa, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_ = SpawnCloudkeep(cfg, {"serve"}, env, out);
     std::regex re("\\(port (\\d+)\\)");
     for (int i = 0; i < 200 && port_ == 0; ++i) {
       std::smatch m;
@@ -66,7 +49,6 @@ class ServeProcess {
  private:
   pid_t pid_ = 0;
   int port_ = 0;
-  std::vector<std::string> envs_;
 };
 
 TEST(CliServeTest, LiveStatusFromBucketsSingleFlightUpdatesAndOutage) {

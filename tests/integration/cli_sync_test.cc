@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,8 +12,6 @@
 #include <thread>
 
 #include "integration/cli_harness.h"
-
-extern char** environ;
 
 namespace ck::test {
 namespace {
@@ -113,23 +109,6 @@ TEST_P(CliSyncTest, AcceptanceTreeRoundTripsAndReSyncIsMinimal) {
 INSTANTIATE_TEST_SUITE_P(Servers, CliSyncTest, ::testing::Values("rgw", "s3rver"),
                          [](const auto& info) { return info.param; });
 
-int64_t QueryInt(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(h);
-    return -1;
-  }
-  sqlite3_busy_timeout(h, 2000);
-  sqlite3_stmt* st = nullptr;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
-}
-
 // kill -9 in the middle of a multipart upload; the next sync resumes from the
 // parts already on the server and leaves no unfinished upload behind.
 TEST(CliResumeTest, KillDuringMultipartThenResume) {
@@ -146,23 +125,8 @@ TEST(CliResumeTest, KillDuringMultipartThenResume) {
   auto env = AwsEnv(*server);
 
   // Start the sync in the background and kill it once a few parts are recorded.
-  std::vector<std::string> args = {CK_CLI_PATH, "--config", cfg, "--quiet", "sync"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, CK_CLI_PATH, &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = SpawnCloudkeep(cfg, {"--quiet", "sync"}, env);
+  ASSERT_GT(pid, 0);
   std::string db = tmp.Join("state.db");
   int64_t parts = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
