@@ -22,6 +22,7 @@
 #include "server/api_token.h"
 #include "server/serve.h"
 #include "util/encoding.h"
+#include "web/web_assets.h"
 
 namespace ck {
 
@@ -378,6 +379,14 @@ int App::Serve() {
     std::fprintf(stderr, "error: %s\n", runner.status().message().c_str());
     return kExitUsage;
   }
+  (*runner)->api().SetStaticHandler(
+      [](const std::string& path, std::string* body, std::string* content_type) {
+        WebAsset a;
+        if (!FindWebAsset(path, &a)) return false;
+        body->assign(a.body);
+        content_type->assign(a.content_type);
+        return true;
+      });
   if (ck::Status st = (*runner)->Start(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());
     return kExitUsage;
