@@ -420,6 +420,26 @@ Result<B2Client::PooledUrl> B2Client::CheckOutUrl(const std::string& key) {
   return PooledUrl{std::move(url).value(), now};
 }
 
+namespace {
+constexpr size_t kMaxIdleUploadUrls = 8;  // probes add to the pool up to this many
+}  // namespace
+
+Status B2Client::Probe() {
+  CK_ASSIGN_OR_RETURN(std::string bucket_id, BucketId());
+  CK_ASSIGN_OR_RETURN(std::string text, ToJson(json{{"bucketId", bucket_id}}));
+  ApiCall call{"b2_get_upload_url", options_.bucket, B2Resource::kBucket, std::move(text)};
+  const auto now = options_.env->SteadyNow();
+  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api(call));
+  auto url = ParseB2UploadUrl(resp.body);
+  if (!url.ok())
+    return MalformedReply(B2ErrorPrefix(Context(call.operation, call.target, call.resource)),
+                          url.status());
+  std::lock_guard<std::mutex> l(mu_);
+  auto& pool = idle_urls_[""];
+  if (pool.size() < kMaxIdleUploadUrls) pool.push_back(PooledUrl{std::move(url).value(), now});
+  return Status::OK();
+}
+
 void B2Client::ReturnUrl(const std::string& key, PooledUrl url) {
   std::lock_guard<std::mutex> l(mu_);
   idle_urls_[key].push_back(std::move(url));

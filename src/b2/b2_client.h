@@ -154,6 +154,12 @@ class B2Client {
   // kNotFound "bucket X does not exist", kTransient (network, 5xx).
   Status Authorize();
 
+  // A cheap reachability check for frequent health checks: authorizes only
+  // when no token is cached (or the cached one was rejected), then sends one
+  // b2_get_upload_url (Class A, free) and keeps the URL in the upload pool
+  // unless it already holds 8. Errors as for Authorize.
+  Status Probe();
+
   // The cached account information, authorizing and resolving the bucket
   // first when that has not happened yet. Errors as for Authorize.
   Result<B2AccountInfo> AccountInfo();

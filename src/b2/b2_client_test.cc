@@ -294,6 +294,26 @@ TEST(B2ClientTest, UploadFileSendsEncodedNameSha1AndInfo) {
   EXPECT_EQ(t.request(3).url, "https://pod-1.example.com/b2api/v2/b2_upload_file/bid/c1");
 }
 
+TEST(B2ClientTest, ProbeUsesTheCachedTokenAndAFreeUploadUrlRequest) {
+  FakeTransport t;
+  auto c = MakeClient(&t);
+  t.Reply(200, AuthReply("acct"));
+  for (int i = 0; i < 10; ++i)
+    t.Reply(200, UploadUrlReply("https://pod-1.example.com/up/" + std::to_string(i), "u"));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c->Probe().ok());
+  EXPECT_EQ(c->authorizations(), 1u) << "the token is cached, not renewed per probe";
+  EXPECT_EQ(t.count("b2_authorize_account"), 1u);
+  EXPECT_EQ(t.count("b2_get_upload_url"), 10u) << "Class A: free";
+  EXPECT_EQ(c->idle_upload_urls(), 8u) << "probed URLs feed the upload pool, up to a cap";
+
+  // Network down: the probe reports it as transient; wrong key later: auth.
+  t.Fail(Status(ErrorKind::kTransient, "connection refused"));
+  EXPECT_EQ(c->Probe().kind(), ErrorKind::kTransient);
+  t.Reply(401, ErrorReply(401, "expired_auth_token", "token expired"));
+  t.Reply(401, ErrorReply(401, "bad_auth_token", "no"));
+  EXPECT_EQ(c->Probe().kind(), ErrorKind::kAuth);
+}
+
 TEST(B2ClientTest, UploadComputesSha1WhenNotGiven) {
   FakeTransport t;
   auto c = MakeClient(&t);

@@ -46,8 +46,13 @@ using KeyList = std::span<const std::string_view>;
 
 constexpr std::string_view kTopKeys[] = {"state",  "sync",    "log",
                                          "server", "sources", "destinations"};
-constexpr std::string_view kServerKeys[] = {"listen",     "cert",          "key",
-                                            "token_file", "scan_interval", "reconcile_interval"};
+constexpr std::string_view kServerKeys[] = {"listen",
+                                            "cert",
+                                            "key",
+                                            "token_file",
+                                            "scan_interval",
+                                            "reconcile_interval",
+                                            "health_check_interval"};
 constexpr std::string_view kStateKeys[] = {"database"};
 constexpr std::string_view kSyncKeys[] = {"transfers", "multipart_threshold", "part_size",
                                           "max_attempts", "request_retries"};
@@ -600,6 +605,7 @@ class Validator {
     }
     ReadInt(t, "server", "scan_interval", 0, 7 * 86400, &srv->scan_interval_s);
     ReadInt(t, "server", "reconcile_interval", 10, 7 * 86400, &srv->reconcile_interval_s);
+    ReadInt(t, "server", "health_check_interval", 0, 3600, &srv->health_check_interval_s);
   }
 
   struct SourceSeen {
@@ -1152,6 +1158,9 @@ listen = "127.0.0.1:8080"
 scan_interval = 900
 # Seconds between full re-listings of each bucket for the live statistics.
 reconcile_interval = 900
+# Seconds of silence from a destination after which a status request checks
+# its connection with one cheap request (0 = on every request).
+health_check_interval = 1
 
 # One [[sources]] block per directory to back up. Repeat the block for more
 # directories: sources must not overlap, and each needs its own prefix.

@@ -84,6 +84,9 @@ struct ServerConfig {
   std::string token_file;          // API token file, absolute; "" = <config dir>/cloudkeep.token
   int scan_interval_s = 900;       // background sync pass every this many seconds (0 = never)
   int reconcile_interval_s = 900;  // full bucket re-listing at most this often
+  // A status request probes a destination (HEAD bucket / B2 b2_get_upload_url)
+  // when nothing was heard from it for this long; 0 = on every request.
+  int health_check_interval_s = 1;
 };
 
 struct Config {

@@ -1094,17 +1094,20 @@ TEST(ConfigServerTest, DefaultsAndValidation) {
   EXPECT_EQ(ok->server.listen, "127.0.0.1:8080");
   EXPECT_EQ(ok->server.token_file, "/etc/ck/cloudkeep.token");
   EXPECT_EQ(ok->server.reconcile_interval_s, 900);
+  EXPECT_EQ(ok->server.health_check_interval_s, 1);
 
   issues.clear();
   auto set = ParseConfig(base +
                              "\n[server]\nlisten = \"0.0.0.0:9000\"\ntoken_file = \"t\"\n"
-                             "scan_interval = 60\nreconcile_interval = 120\n",
+                             "scan_interval = 60\nreconcile_interval = 120\n"
+                             "health_check_interval = 0\n",
                          "/etc/ck/x.toml", &issues);
   ASSERT_TRUE(set.ok());
   EXPECT_EQ(set->server.listen, "0.0.0.0:9000");
   EXPECT_EQ(set->server.token_file, "/etc/ck/t");
   EXPECT_EQ(set->server.scan_interval_s, 60);
   EXPECT_EQ(set->server.reconcile_interval_s, 120);
+  EXPECT_EQ(set->server.health_check_interval_s, 0);
 
   issues.clear();
   auto bad = ParseConfig(base + "\n[server]\nlisten = \"8080\"\ncert = \"c.pem\"\nport = 1\n",

@@ -134,6 +134,10 @@ Status B2Destination::Check() {
   return client_->Authorize();
 }
 
+Status B2Destination::Probe() {
+  return client_->Probe();
+}
+
 Result<PutResult> B2Destination::Put(const PutRequest& req) {
   if (req.sha1.size() != 20)
     return InvalidArgument(name_ + ": Put " + PrintableName(req.key) +

@@ -68,6 +68,8 @@ class B2Destination final : public Destination {
   // kAuth (wrong key, key not allowed this bucket), kNotFound "bucket X does
   // not exist", kTransient (network, 5xx).
   Status Check() override;
+  // B2Client::Probe: the cached token and one b2_get_upload_url (class A, free).
+  Status Probe() override;
   // b2_upload_file with X-Bz-Content-Sha1 = req.sha1 (20 raw bytes, else
   // kInvalidArgument) and file info from req.metadata. Returns etag "" and
   // version_id = the fileId. kChecksumMismatch when the server saw other bytes.

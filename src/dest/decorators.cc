@@ -29,6 +29,10 @@ static uint64_t BodySize(const BodySource* b) {
 Status CallWrappingDestination::Check() {
   return Around(DestOp::kCheck, "", 0, [&] { return inner()->Check(); });
 }
+
+Status CallWrappingDestination::Probe() {
+  return Around(DestOp::kCheck, "", 0, [&] { return inner()->Probe(); });
+}
 Result<PutResult> CallWrappingDestination::Put(const PutRequest& r) {
   return Wrap<PutResult>(DestOp::kPut, r.key, BodySize(r.body), [&] { return inner()->Put(r); });
 }

@@ -41,6 +41,7 @@ class ForwardingDestination : public Destination {
   const std::string& name() const override { return inner_->name(); }
   Capabilities capabilities() const override { return inner_->capabilities(); }
   Status Check() override { return inner_->Check(); }
+  Status Probe() override { return inner_->Probe(); }
   Result<PutResult> Put(const PutRequest& r) override { return inner_->Put(r); }
   Result<ObjectInfo> Head(const std::string& k) override { return inner_->Head(k); }
   Result<ListPage> List(const ListOptions& o) override { return inner_->List(o); }
@@ -83,6 +84,7 @@ class CallWrappingDestination : public ForwardingDestination {
   using ForwardingDestination::ForwardingDestination;
 
   Status Check() override;
+  Status Probe() override;
   Result<PutResult> Put(const PutRequest& r) override;
   Result<ObjectInfo> Head(const std::string& k) override;
   Result<ListPage> List(const ListOptions& o) override;

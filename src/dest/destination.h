@@ -113,6 +113,13 @@ class Destination {
   // OK, or kAuth / kNotFound (bucket) / kTransient (network) / kPermanent.
   virtual Status Check() = 0;
 
+  // The cheapest request that shows whether the bucket is reachable with these
+  // credentials right now; unlike Check() it may rely on cached sessions (B2:
+  // the cached token, and a free b2_get_upload_url instead of a new
+  // authorization). Called often by the bucket inspector's health checks. OK,
+  // or the errors of Check(). Thread-safe. Default: Check().
+  virtual Status Probe() { return Check(); }
+
   // Uploads a whole object. Returns only after the server accepted it; the
   // backend sends the digest it verifies (Content-MD5 / X-Bz-Content-Sha1) so
   // the server rejects corrupted bytes (kChecksumMismatch).

@@ -98,6 +98,7 @@ BucketInspector::BucketInspector(const std::vector<DestinationHandle>& dests, St
     e->prefix = h.prefix;
     e->enabled = h.enabled;
     e->dest = h.dest.get();
+    e->probe_dest = h.retry_layer != nullptr ? h.retry_layer->inner() : h.dest.get();
     e->metrics = h.metrics;
     e->unavailable = h.unavailable;
     e->max_keys = h.type == "b2" ? opts_.b2_max_keys : opts_.s3_max_keys;
@@ -131,8 +132,10 @@ BucketInspector::~BucketInspector() {
   std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> l(mu_);
-    for (auto& e : entries_)
+    for (auto& e : entries_) {
       if (e->worker.joinable()) threads.push_back(std::move(e->worker));
+      if (e->probe_worker.joinable()) threads.push_back(std::move(e->probe_worker));
+    }
   }
   done_cv_.notify_all();
   JoinAll(&threads);
@@ -185,6 +188,72 @@ void BucketInspector::StartListing(Entry& e, std::vector<std::thread>* finished)
   e.worker = std::thread([this, p] { RunListing(p); });
 }
 
+bool BucketInspector::NeedsProbe(const Entry& e, SteadyTime now) const {
+  if (!Usable(e) || e.listing || e.probing || !e.last_attempt) return false;
+  return !e.last_contact || now - *e.last_contact >= opts_.health_check_interval;
+}
+
+void BucketInspector::StartProbe(Entry& e, std::vector<std::thread>* finished) {
+  if (e.probing || stopping_.load()) return;
+  if (e.probe_worker.joinable()) finished->push_back(std::move(e.probe_worker));
+  e.probing = true;
+  e.probes++;
+  Entry* p = &e;
+  e.probe_worker = std::thread([this, p] { RunProbe(p); });
+}
+
+void BucketInspector::RunProbe(Entry* e) {
+  SteadyTime t0 = env_->SteadyNow();
+  Status st = e->probe_dest->Probe();
+  SteadyTime t1 = env_->SteadyNow();
+  double ms = MillisBetween(t0, t1);
+  int64_t now_us = env_->NowMicros();
+  std::vector<std::thread> finished;
+  bool relist = false;
+  ConnectionState before;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    e->probing = false;
+    e->probes_done++;
+    e->last_contact = t1;
+    before = e->diag.state;
+    // Throttling means the server answered: it says nothing against the connection.
+    if (st.ok() || st.kind() == ErrorKind::kThrottled) {
+      e->diag.checked_at_us = now_us;
+      e->diag.latency_ms = ms;
+      if (before != ConnectionState::kConnected && !e->listing) {
+        // Back after a failure: the figures may be stale or wrong, list again now.
+        e->diag.state = ConnectionState::kConnected;
+        e->diag.message = "destination " + e->name + " is reachable again; re-listing " +
+                          Where(e->bucket, e->prefix);
+        StartListing(*e, &finished);
+        relist = true;
+      }
+    } else if (st.kind() != ErrorKind::kCancelled) {
+      e->diag.state = ConnectionStateForError(st.kind());
+      e->diag.message = FailureMessage(e->name, e->bucket, st);
+      e->diag.checked_at_us = now_us;
+      e->diag.latency_ms = ms;
+      e->fig.stale = e->fig.known;
+      if (!e->listing) {
+        e->last_attempt = t1;
+        e->last_status = st;
+      }
+    }
+  }
+  done_cv_.notify_all();
+  JoinAll(&finished);
+  if (st.ok()) {
+    spdlog::debug("bucket query destination={} op=probe ms={:.1f} outcome=ok{}", e->name, ms,
+                  relist ? " relist=1" : "");
+  } else if (st.kind() != ErrorKind::kCancelled) {
+    auto level =
+        before == ConnectionStateForError(st.kind()) ? spdlog::level::debug : spdlog::level::warn;
+    spdlog::log(level, "bucket query destination={} op=probe ms={:.1f} outcome={} error=\"{}\"",
+                e->name, ms, ErrorKindName(st.kind()), PrintableName(st.message()));
+  }
+}
+
 void BucketInspector::RunListing(Entry* e) {
   SteadyTime t0 = env_->SteadyNow();
   uint64_t files = 0, bytes = 0, pages = 0;
@@ -233,6 +302,7 @@ void BucketInspector::RunListing(Entry* e) {
     e->attempts_done++;
     e->last_attempt = t1;
     e->last_status = st;
+    if (st.kind() != ErrorKind::kCancelled) e->last_contact = t1;
     if (st.kind() != ErrorKind::kCancelled) {
       e->diag.checked_at_us = now_us;
       e->diag.latency_ms = ms;
@@ -268,6 +338,7 @@ void BucketInspector::RunListing(Entry* e) {
     spdlog::info(
         "bucket query destination={} op=list pages={} objects={} bytes={} ms={:.1f} outcome=ok",
         e->name, pages, files, bytes, ms);
+    if (opts_.on_listed) opts_.on_listed(e->name, files, bytes, ms);
   } else if (st.kind() != ErrorKind::kCancelled) {
     spdlog::warn("bucket query destination={} op=list pages={} ms={:.1f} outcome={} error=\"{}\"",
                  e->name, pages, ms, ErrorKindName(st.kind()), PrintableName(st.message()));
@@ -342,6 +413,9 @@ void BucketInspector::OnUploaded(const UploadEvent& event) {
     c.dbytes = static_cast<int64_t>(event.size);
   }
   std::lock_guard<std::mutex> l(mu_);
+  // A confirmed upload proves the connection, unless a failure is being
+  // diagnosed: then the next probe decides.
+  if (e->diag.state == ConnectionState::kConnected) e->last_contact = env_->SteadyNow();
   ApplyChange(*e, std::move(c));
 }
 
@@ -370,6 +444,7 @@ void BucketInspector::OnConnectionError(const std::string& destination, const St
   e->diag.checked_at_us = env_->NowMicros();
   e->diag.latency_ms = 0;
   e->fig.stale = e->fig.known;
+  e->last_contact = env_->SteadyNow();
   if (!e->listing) {
     e->last_attempt = env_->SteadyNow();
     e->last_status = error;
@@ -391,6 +466,7 @@ DestinationSnapshot BucketInspector::SnapshotLocked(const Entry& e, SteadyTime n
   s.refreshing = e.listing;
   s.inspector_list_calls = e.pages;
   s.listings = e.listings;
+  s.probes = e.probes;
   if (e.metrics) s.destination_list_calls = e.metrics->ListCalls();
   s.metrics = e.metrics;
   return s;
@@ -398,22 +474,29 @@ DestinationSnapshot BucketInspector::SnapshotLocked(const Entry& e, SteadyTime n
 
 void BucketInspector::EnsureFresh(const std::vector<Entry*>& entries) {
   std::vector<std::thread> finished;
-  std::vector<std::pair<Entry*, uint64_t>> waits;
+  std::vector<std::pair<Entry*, uint64_t>> waits, probe_waits;
   {
     std::lock_guard<std::mutex> l(mu_);
     SteadyTime now = env_->SteadyNow();
     for (Entry* e : entries) {
-      if (Expired(*e, now)) StartListing(*e, &finished);
+      if (Expired(*e, now))
+        StartListing(*e, &finished);
+      else if (NeedsProbe(*e, now))
+        StartProbe(*e, &finished);
       if (e->listing) waits.emplace_back(e, e->attempts_done);
+      if (e->probing) probe_waits.emplace_back(e, e->probes_done);
     }
   }
   JoinAll(&finished);
-  if (waits.empty()) return;
+  if (waits.empty() && probe_waits.empty()) return;
   std::unique_lock<std::mutex> l(mu_);
   done_cv_.wait_for(l, opts_.max_wait, [&] {
     if (stopping_.load()) return true;
     for (const auto& [e, n] : waits)
       if (e->attempts_done == n) return false;
+    // A probe that found the server back starts a listing: wait for that too.
+    for (const auto& [e, n] : probe_waits)
+      if (e->probes_done == n || e->listing) return false;
     return true;
   });
 }
@@ -466,7 +549,7 @@ void BucketInspector::WaitIdle() {
   std::unique_lock<std::mutex> l(mu_);
   done_cv_.wait(l, [&] {
     for (const auto& e : entries_)
-      if (e->listing) return false;
+      if (e->listing || e->probing) return false;
     return true;
   });
 }
@@ -515,6 +598,7 @@ nlohmann::json DestinationStatusJson(const DestinationSnapshot& s, const Destina
   j["failed"] = {{"files", c.failed_files}, {"bytes", c.failed_bytes}};
   j["database"] = {{"synced", {{"files", c.synced_files}, {"bytes", c.synced_bytes}}}};
   j["list_calls"] = s.inspector_list_calls;
+  j["health_probes"] = s.probes;
   j["destination_list_calls"] =
       s.destination_list_calls ? nlohmann::json(*s.destination_list_calls) : nlohmann::json();
   j["last_synced_at"] = IsoTimeJson(c.last_synced_us);

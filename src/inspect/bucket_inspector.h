@@ -13,8 +13,12 @@
 //  * a full re-listing happens only when the figures are older than
 //    reconcile_interval (default 15 min), after a failure once
 //    failure_retry_interval has passed, or on demand (Refresh);
-//  * the cached listing is also the connection check: while it is fresh no
-//    request is sent at all.
+//  * the connection is checked with a cheap probe (Destination::Probe: S3
+//    HeadBucket, B2 b2_get_upload_url with the cached token) whenever a status
+//    request finds the last contact older than health_check_interval, so an
+//    outage shows on the first request after it; probes are single-flight too,
+//    and a successful listing or a confirmed upload counts as contact. When a
+//    probe succeeds after a failure, the bucket is listed again at once.
 // A failed listing never wipes good figures: they are kept (stale) next to the
 // new diagnosis. Changes confirmed while a listing runs are reconciled exactly:
 // listings are in ascending key order, so for each change the inspector knows
@@ -29,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +97,7 @@ struct DestinationSnapshot {
   bool refreshing = false;            // a listing is in flight
   uint64_t inspector_list_calls = 0;  // list requests (pages) the inspector sent
   uint64_t listings = 0;              // listings the inspector started
+  uint64_t probes = 0;                // health probes sent
   // Every list request sent to the destination by anyone in this process
   // (engine included), from its DestinationMetrics; nullopt without metrics.
   std::optional<uint64_t> destination_list_calls;
@@ -103,6 +109,10 @@ struct InspectorOptions {
   std::chrono::milliseconds reconcile_interval = std::chrono::minutes(15);
   // After a failed listing, the next attempt is made this much later.
   std::chrono::milliseconds failure_retry_interval = std::chrono::minutes(1);
+  // A status request probes the connection when the last contact with the
+  // destination (probe, listing, confirmed upload) is older than this. Zero
+  // probes on every request (still one probe at a time per destination).
+  std::chrono::milliseconds health_check_interval = std::chrono::seconds(1);
   // Refresh() does not list again when a listing finished less than this ago.
   std::chrono::milliseconds min_refresh_interval = std::chrono::seconds(10);
   // How long a status request waits for a listing it needs before answering
@@ -112,6 +122,11 @@ struct InspectorOptions {
   // Page size per destination type; a backend may cap it (B2: 10,000).
   int s3_max_keys = 1000;
   int b2_max_keys = 10000;
+  // Called (on the listing's thread, no lock held) after every successful
+  // listing with the figures it found and how long it took (history samples).
+  std::function<void(const std::string& destination, uint64_t files, uint64_t bytes,
+                     double milliseconds)>
+      on_listed;
   // Destination name -> bucket name, shown in documents only (optional).
   std::map<std::string, std::string> buckets;
 };
@@ -179,7 +194,7 @@ class BucketInspector {
   // One D object; kNotFound for an unknown name.
   Result<nlohmann::json> DestinationStatus(const std::string& name);
 
-  // Blocks until no listing is in flight (tests, shutdown).
+  // Blocks until no listing or probe is in flight (tests, shutdown).
   void WaitIdle();
 
  private:
@@ -195,6 +210,7 @@ class BucketInspector {
     std::string name, type, bucket, prefix;
     bool enabled = true;
     Destination* dest = nullptr;
+    Destination* probe_dest = nullptr;  // below the retry layer: a probe is one request
     std::shared_ptr<DestinationMetrics> metrics;
     Status unavailable;
     int max_keys = 1000;
@@ -208,6 +224,10 @@ class BucketInspector {
     Status last_status;
     uint64_t pages = 0;
     uint64_t listings = 0;
+    bool probing = false;
+    uint64_t probes = 0, probes_done = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_contact;
+    std::thread probe_worker;
     // Bookkeeping of the listing in flight.
     bool cursor_set = false;
     std::string cursor;             // last key the listing has processed
@@ -225,6 +245,11 @@ class BucketInspector {
   // threads of finished listings are moved to *finished for joining outside mu_.
   void StartListing(Entry& e, std::vector<std::thread>* finished);
   void RunListing(Entry* e);
+  // Whether a status request should probe e now. mu_ held.
+  bool NeedsProbe(const Entry& e, std::chrono::steady_clock::time_point now) const;
+  // Starts a probe on its own thread unless one is in flight. mu_ held.
+  void StartProbe(Entry& e, std::vector<std::thread>* finished);
+  void RunProbe(Entry* e);
   // Applies a change to the live figures and to the bookkeeping of a listing in flight.
   void ApplyChange(Entry& e, Change c);
   // Decides the undecided changes the page with these objects covers. mu_ held.

@@ -282,8 +282,9 @@ TEST_F(InspectorTest, FailedListingKeepsLastGoodFiguresAndRetriesLater) {
   EXPECT_EQ(Dest("a")["synced"]["source"], "bucket");
   std::atomic<bool> down{true};
   mem->set_fault_hook([&](std::string_view op, const std::string&) {
-    return op == "List" && down.load() ? Status(ErrorKind::kTransient, "connection refused")
-                                       : Status::OK();
+    return (op == "List" || op == "Check") && down.load()
+               ? Status(ErrorKind::kTransient, "connection refused")
+               : Status::OK();
   });
   Status st = inspector_->Refresh("a");
   EXPECT_EQ(st.kind(), ErrorKind::kTransient);
@@ -315,6 +316,99 @@ TEST_F(InspectorTest, FailedListingKeepsLastGoodFiguresAndRetriesLater) {
   EXPECT_EQ(d["synced"]["source"], "bucket");
   EXPECT_EQ(d["synced"]["files"], 7);
   EXPECT_EQ(d["synced"]["bytes"], 65);
+}
+
+TEST_F(InspectorTest, AnOutageShowsOnTheFirstRequestAfterTheHealthInterval) {
+  auto* mem = AddMemory("a");
+  auto* other = AddMemory("b");
+  Fill(mem, "host/", 4, 10);
+  Fill(other, "host/", 2, 10);
+  SeedDatabase(store_.get(), {"a", "b"}, 3, 0, 0);
+  InspectorOptions o;
+  o.health_check_interval = std::chrono::seconds(1);
+  Make(o);
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected");
+  EXPECT_EQ(mem->calls("List"), 1u);
+  EXPECT_EQ(mem->calls("Check"), 0u) << "a fresh listing is the check";
+  // Within the interval nothing is sent at all.
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected");
+  EXPECT_EQ(mem->calls("Check"), 0u);
+
+  std::atomic<bool> down{true};
+  mem->set_fault_hook([&](std::string_view, const std::string&) {
+    return down.load() ? Status(ErrorKind::kTransient, "connection refused") : Status::OK();
+  });
+  env_.Advance(std::chrono::seconds(1));
+  json d = Dest("a");
+  EXPECT_EQ(d["connection"]["state"], "network_error") << d.dump();
+  EXPECT_NE(d["connection"]["message"].get<std::string>().find("connection refused"),
+            std::string::npos);
+  EXPECT_EQ(d["synced"]["source"], "database");
+  EXPECT_EQ(d["synced"]["files"], 3);
+  EXPECT_EQ(mem->calls("Check"), 1u) << "one probe, no listing";
+  EXPECT_EQ(mem->calls("List"), 1u);
+  EXPECT_EQ(Dest("b")["connection"]["state"], "connected") << "the other destination is unaffected";
+
+  // While down, one probe per interval, however many requests come.
+  for (int i = 0; i < 5; ++i) Dest("a");
+  EXPECT_EQ(mem->calls("Check"), 1u);
+  env_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(Dest("a")["connection"]["state"], "network_error");
+  EXPECT_EQ(mem->calls("Check"), 2u);
+
+  // Back: the next probe succeeds and the bucket is listed again at once.
+  down.store(false);
+  PutObject(mem, "host/new", "12345");
+  env_.Advance(std::chrono::seconds(1));
+  d = Dest("a");
+  EXPECT_EQ(d["connection"]["state"], "connected") << d.dump();
+  EXPECT_EQ(mem->calls("List"), 2u);
+  EXPECT_EQ(d["synced"]["source"], "bucket");
+  EXPECT_EQ(d["synced"]["files"], 5);
+  EXPECT_EQ(d["health_probes"], 3);
+}
+
+TEST_F(InspectorTest, ConcurrentRequestsShareOneProbe) {
+  auto* mem = AddMemory("a");
+  Fill(mem, "host/", 2, 1);
+  InspectorOptions o;
+  o.health_check_interval = std::chrono::milliseconds(0);
+  Make(o);
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected");
+  std::atomic<int> in_flight{0}, peak{0};
+  mem->set_fault_hook([&](std::string_view op, const std::string&) {
+    if (op == "Check") {
+      int n = ++in_flight;
+      int p = peak.load();
+      while (n > p && !peak.compare_exchange_weak(p, n)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      --in_flight;
+    }
+    return Status::OK();
+  });
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&] { ASSERT_TRUE(inspector_->Snapshot("a", true).ok()); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(peak.load(), 1) << "probes of one destination never overlap";
+  EXPECT_LT(mem->calls("Check"), 50u) << "waiting requests share the probe in flight";
+  EXPECT_EQ(mem->calls("List"), 1u);
+}
+
+TEST_F(InspectorTest, ConfirmedUploadsCountAsContact) {
+  auto* mem = AddMemory("a");
+  InspectorOptions o;
+  o.health_check_interval = std::chrono::seconds(5);
+  Make(o);
+  EXPECT_EQ(Dest("a")["connection"]["state"], "connected");
+  for (int i = 0; i < 10; ++i) {
+    env_.Advance(std::chrono::seconds(2));
+    inspector_->OnUploaded(
+        UploadEvent{.destination = "a", .key = "host/f" + std::to_string(i), .size = 1});
+    EXPECT_EQ(Dest("a")["synced"]["files"], i + 1);
+  }
+  EXPECT_EQ(mem->calls("Check"), 0u) << "uploads prove the connection: no probe needed";
 }
 
 TEST_F(InspectorTest, ErrorsSeenBySyncUpdateTheDiagnosisWithoutAListing) {

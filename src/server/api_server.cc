@@ -128,6 +128,16 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Parses a decimal integer parameter in [lo, hi]; false when malformed or out of range.
+bool ParseIntParam(const std::string& v, int64_t lo, int64_t hi, int64_t* out) {
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  int64_t n = std::stoll(v);
+  if (n < lo || n > hi) return false;
+  *out = n;
+  return true;
+}
+
 json FailedFileToJson(const FailedFile& f) {
   return {{"path", JsonSafeString(f.rel_path)},
           {"source", JsonSafeString(f.source)},
@@ -321,7 +331,8 @@ void ApiServer::BuildRoutes() {
   add("/api/sync/retry", "POST",
       [this](const auto& req, auto& res, const Params&) { HandleRetry(req, res); });
   add("/api/sync/run", "POST", [this](const auto&, auto& res, const Params&) { HandleRun(res); });
-  add("/api/history", "GET", [this](const auto&, auto& res, const Params&) { HandleHistory(res); });
+  add("/api/history", "GET",
+      [this](const auto& req, auto& res, const Params&) { HandleHistory(req, res); });
   add("/metrics", "GET", [this](const auto&, auto& res, const Params&) { HandleMetrics(res); });
 }
 
@@ -605,8 +616,60 @@ void ApiServer::HandleRun(httplib::Response& res) {
   SendJson(res, 202, deps_.trigger_sync());
 }
 
-void ApiServer::HandleHistory(httplib::Response& res) {
-  SendJson(res, 200, deps_.history ? deps_.history() : json{{"samples", json::array()}});
+void ApiServer::HandleHistory(const httplib::Request& req, httplib::Response& res) {
+  HistoryQuery q;
+  const int64_t now_us = deps_.env->NowMicros();
+  int64_t since = (now_us / 1000000) - 7 * 86400;  // default: the last 7 days
+  if (req.has_param("since") &&
+      !ParseIntParam(req.get_param_value("since"), 0, int64_t{1} << 40, &since)) {
+    SendError(res, 400, "bad_request", "since must be a time in Unix seconds");
+    return;
+  }
+  q.since_us = since * 1000000;
+  int64_t limit = 5000;
+  if (req.has_param("limit") && !ParseIntParam(req.get_param_value("limit"), 1, 100000, &limit)) {
+    SendError(res, 400, "bad_request", "limit must be an integer from 1 to 100000");
+    return;
+  }
+  q.limit = static_cast<size_t>(limit);
+  q.destination = req.get_param_value("destination");
+  if (!q.destination.empty() && !deps_.inspector->Has(q.destination)) {
+    UnknownDestination(res);
+    return;
+  }
+  auto samples = deps_.store->ListHistory(q);
+  if (!samples.ok()) {
+    spdlog::error("api history: {}", samples.status().ToString());
+    SendError(res, 500, "internal", "the state database could not be read (see the server log)");
+    return;
+  }
+  json out = json::array();
+  for (const auto& s : *samples) out.push_back(HistorySampleJson(s));
+  json body = {{"since", IsoTimeJson(q.since_us)}, {"samples", std::move(out)}};
+  // The server's recent passes (in memory), when it runs a sync loop.
+  body["passes"] = deps_.history ? deps_.history()["samples"] : json::array();
+  SendJson(res, 200, body);
+}
+
+json HistorySampleJson(const HistorySample& s) {
+  json j = {{"at", IsoTimeJson(s.at_us)},
+            {"at_unix", static_cast<double>(s.at_us) / 1e6},
+            {"kind", s.kind},
+            {"destination", s.destination},
+            {"files", s.files},
+            {"bytes", s.bytes},
+            {"source", s.source},
+            {"uploaded_files", s.uploaded_files},
+            {"uploaded_bytes", s.uploaded_bytes},
+            {"failed_files", s.failed_files},
+            {"pending_files", s.pending_files},
+            {"seconds", static_cast<double>(s.duration_ms) / 1000.0},
+            {"run_id", s.kind == "pass" ? json(s.run_id) : json(nullptr)}};
+  j["throughput_bps"] = s.kind == "pass" && s.duration_ms > 0 && s.uploaded_bytes > 0
+                            ? json(static_cast<double>(s.uploaded_bytes) * 1000.0 /
+                                   static_cast<double>(s.duration_ms))
+                            : json(nullptr);
+  return j;
 }
 
 void ApiServer::HandleMetrics(httplib::Response& res) {

@@ -13,7 +13,10 @@
 //   POST /api/sync/retry                  body empty (all) or {"destination", "paths"}: failed ->
 //                                         pending; 202 {"queued": n, "sync": <trigger> | null}
 //   POST /api/sync/run                    202 with what the trigger callback queued
-//   GET  /api/history                     sync pass samples (from the callback)
+//   GET  /api/history?since=&destination=&limit=
+//                                         {"since", "samples": [HistorySampleJson...] oldest
+//                                         first (state DB; default the last 7 days, limit
+//                                         1..100000, default 5000), "passes": [...] (callback)}
 //   GET  /metrics                         Prometheus text exposition
 //   GET  anything else outside /api       the static handler (dashboard), else 404
 // Errors are {"error": {"code", "message"}} with status 400 (bad_request), 401
@@ -77,13 +80,18 @@ struct ApiDeps {
   // files); returns what was queued, e.g. {"queued": true, "run_id": 3}.
   // Null: /api/sync/run answers 503.
   std::function<nlohmann::json()> trigger_sync;
-  // GET /api/history body; null: {"samples": []}.
+  // Recent sync passes for /api/history's "passes" ({"samples": [...]}); null: none.
   std::function<nlohmann::json()> history;
   // Added to /api/status as "sync" when set (running pass, progress, schedule).
   std::function<nlohmann::json()> sync_state;
   // Appends further series to /metrics (e.g. sync pass counters).
   std::function<void(PromWriter*)> extra_metrics;
 };
+
+// One history sample: {"at", "at_unix", "kind", "destination", "files", "bytes",
+// "source", "uploaded_files", "uploaded_bytes", "failed_files", "pending_files",
+// "seconds", "run_id", "throughput_bps" (uploaded bytes per second of a pass, or null)}.
+nlohmann::json HistorySampleJson(const HistorySample& s);
 
 class ApiServer {
  public:
@@ -133,7 +141,7 @@ class ApiServer {
   void HandleFailedFiles(const httplib::Request& req, httplib::Response& res);
   void HandleRetry(const httplib::Request& req, httplib::Response& res);
   void HandleRun(httplib::Response& res);
-  void HandleHistory(httplib::Response& res);
+  void HandleHistory(const httplib::Request& req, httplib::Response& res);
   void HandleMetrics(httplib::Response& res);
 
   ApiServerOptions opts_;

@@ -74,6 +74,12 @@ ServeRunner::ServeRunner(Config config, StateStore* store, std::vector<Destinati
   for (const auto& d : config_.destinations)
     if (!opts_.inspector.buckets.count(d.name)) opts_.inspector.buckets[d.name] = d.bucket;
   if (opts_.history_capacity == 0) opts_.history_capacity = 1;
+  auto chained = opts_.inspector.on_listed;
+  opts_.inspector.on_listed = [this, chained](const std::string& d, uint64_t files, uint64_t bytes,
+                                              double ms) {
+    RecordListing(d, files, bytes, ms);
+    if (chained) chained(d, files, bytes, ms);
+  };
   inspector_ = std::make_unique<BucketInspector>(dests_, store_, env_, opts_.inspector);
 }
 
@@ -167,6 +173,7 @@ void ServeRunner::Loop() {
     progress_ = std::make_shared<SyncProgress>();
     l.unlock();
     PassSample s = RunPass(id, trigger);
+    RecordPass(s);
     l.lock();
     running_ = false;
     passes_++;
@@ -254,6 +261,64 @@ PassSample ServeRunner::RunPass(uint64_t run_id, const std::string& trigger) {
   spdlog::info("sync pass {} finished in {:.1f} s ({})", run_id, s.seconds,
                s.ok ? "ok" : PrintableName(s.error));
   return s;
+}
+
+int64_t ServeRunner::PruneBefore() const {
+  return env_->NowMicros() -
+         std::chrono::duration_cast<std::chrono::microseconds>(opts_.history_retention).count();
+}
+
+void ServeRunner::RecordPass(const PassSample& s) {
+  std::vector<HistorySample> rows;
+  for (const auto& d : s.destinations) {
+    HistorySample h;
+    h.at_us = s.finished_us;
+    h.kind = "pass";
+    h.destination = d.name;
+    h.run_id = s.run_id;
+    h.uploaded_files = d.uploaded_files;
+    h.uploaded_bytes = d.uploaded_bytes;
+    h.failed_files = d.failed_total;
+    h.pending_files = d.pending_files;
+    h.duration_ms = static_cast<int64_t>(d.seconds * 1000.0);
+    // The bucket's own figures when they are current, else the database's.
+    auto snap = inspector_->Snapshot(d.name, false);
+    if (snap.ok() && snap->connection.state == ConnectionState::kConnected && snap->figures.known &&
+        !snap->figures.stale) {
+      h.files = snap->figures.files;
+      h.bytes = snap->figures.bytes;
+      h.source = "bucket";
+    } else {
+      h.files = d.synced_files;
+      h.bytes = d.synced_bytes;
+      h.source = "database";
+    }
+    rows.push_back(std::move(h));
+  }
+  if (rows.empty()) return;
+  if (Status st = store_->AppendHistory(rows, PruneBefore()); !st.ok())
+    spdlog::warn("sync pass {}: history not recorded: {}", s.run_id, st.ToString());
+}
+
+void ServeRunner::RecordListing(const std::string& destination, uint64_t files, uint64_t bytes,
+                                double ms) {
+  HistorySample h;
+  h.at_us = env_->NowMicros();
+  h.kind = "reconcile";
+  h.destination = destination;
+  h.files = files;
+  h.bytes = bytes;
+  h.source = "bucket";
+  h.duration_ms = static_cast<int64_t>(ms);
+  if (auto counts = store_->Counts(); counts.ok()) {
+    for (const auto& c : *counts) {
+      if (c.destination != destination) continue;
+      h.pending_files = c.pending_files;
+      h.failed_files = c.failed_files;
+    }
+  }
+  if (Status st = store_->AppendHistory({h}, PruneBefore()); !st.ok())
+    spdlog::warn("bucket listing of {}: history not recorded: {}", destination, st.ToString());
 }
 
 json ServeRunner::History() const {

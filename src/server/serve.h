@@ -7,7 +7,9 @@
 //  * every confirmed upload goes to BucketInspector::OnUploaded, so bucket
 //    figures stay current without listings;
 //  * each pass leaves a sample (time, per destination uploaded / synced files
-//    and bytes, seconds) in a bounded in-memory ring, served as /api/history.
+//    and bytes, seconds) in a bounded in-memory ring (/api/history "passes"),
+//    and one history row per destination in the state DB; so does every
+//    successful bucket listing (kind "reconcile"). The dashboard charts those.
 // Stop() (the CLI calls it on SIGTERM/SIGINT) sets the engine's cancel flag
 // (uploads in flight finish; multipart state is already checkpointed), stops
 // the HTTP server and joins the loop.
@@ -39,8 +41,12 @@ struct ServeOptions {
   // Time between the end of one scheduled pass and the start of the next.
   std::chrono::milliseconds rescan_interval = std::chrono::minutes(15);
   bool sync_on_start = true;  // the first pass starts right away
-  // Pass samples kept for /api/history (3 days of 15-minute passes).
+  // Pass samples kept in memory for /api/history's "passes" (3 days of
+  // 15-minute passes).
   size_t history_capacity = 288;
+  // History samples (state DB: one per destination per pass and per bucket
+  // listing) older than this are deleted.
+  std::chrono::hours history_retention = std::chrono::hours(24 * 90);
   InspectorOptions inspector;
   ApiServerOptions api;
 };
@@ -110,6 +116,10 @@ class ServeRunner {
               ServeOptions options);
   void Loop();
   PassSample RunPass(uint64_t run_id, const std::string& trigger);
+  // History rows in the state DB for a finished pass / a successful listing.
+  void RecordPass(const PassSample& s);
+  void RecordListing(const std::string& destination, uint64_t files, uint64_t bytes, double ms);
+  int64_t PruneBefore() const;
   void WriteMetrics(PromWriter* w) const;
 
   Config config_;

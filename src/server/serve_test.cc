@@ -113,8 +113,31 @@ TEST_F(ServeTest, ARunTriggeredThroughTheApiUploadsAndUpdatesStatus) {
   EXPECT_TRUE(doc["sync"]["last_success_at"].is_string());
 
   json hist = Body(Get("/api/history"));
-  ASSERT_EQ(hist["samples"].size(), 1u);
-  const json& s = hist["samples"][0];
+  // The state DB's history: the first listing (reconcile), then the pass.
+  ASSERT_EQ(hist["samples"].size(), 2u) << hist.dump(2);
+  const json& rec = hist["samples"][0];
+  EXPECT_EQ(rec["kind"], "reconcile");
+  EXPECT_EQ(rec["destination"], "m");
+  EXPECT_EQ(rec["files"], 0);
+  EXPECT_EQ(rec["source"], "bucket");
+  EXPECT_TRUE(rec["throughput_bps"].is_null());
+  const json& pass = hist["samples"][1];
+  EXPECT_EQ(pass["kind"], "pass");
+  EXPECT_EQ(pass["run_id"], 1);
+  EXPECT_EQ(pass["files"], 21);
+  EXPECT_EQ(pass["bytes"], bytes);
+  EXPECT_EQ(pass["source"], "bucket");
+  EXPECT_EQ(pass["uploaded_files"], 21);
+  EXPECT_EQ(pass["uploaded_bytes"], bytes);
+  EXPECT_EQ(pass["pending_files"], 0);
+  EXPECT_TRUE(pass["at"].is_string());
+  EXPECT_EQ(Body(Get("/api/history?destination=m&limit=1"))["samples"].size(), 1u);
+  EXPECT_EQ(Get("/api/history?destination=nope")->status, 404);
+  EXPECT_EQ(Get("/api/history?limit=0")->status, 400);
+  EXPECT_EQ(Get("/api/history?since=yesterday")->status, 400);
+
+  ASSERT_EQ(hist["passes"].size(), 1u);
+  const json& s = hist["passes"][0];
   EXPECT_EQ(s["run_id"], 1);
   EXPECT_EQ(s["trigger"], "api");
   EXPECT_EQ(s["ok"], true);
@@ -139,6 +162,13 @@ TEST_F(ServeTest, ARunTriggeredThroughTheApiUploadsAndUpdatesStatus) {
   EXPECT_FALSE(c.Get("/api/health"));
   r.Stop();  // idempotent
   r.Wait();  // returns at once after Stop
+
+  // The history outlives the server: a new runner on the same DB serves it.
+  runner_->Stop();
+  runner_.reset();
+  ServeRunner& again = Make(o);
+  ASSERT_TRUE(again.Start().ok());
+  EXPECT_GE(Body(Get("/api/history"))["samples"].size(), 2u);
 }
 
 TEST_F(ServeTest, TriggersDuringAPassQueueExactlyOneMore) {

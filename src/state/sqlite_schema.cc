@@ -93,9 +93,34 @@ CREATE TABLE multipart_parts (
 )sql");
 }
 
+// Version 2: history samples for the dashboard - one row per destination per
+// sync pass ('pass') and per bucket re-listing ('reconcile').
+Status MigrateToV2(SqliteDb& db) {
+  return db.Exec(R"sql(
+CREATE TABLE history (
+  id             INTEGER PRIMARY KEY,
+  at_us          INTEGER NOT NULL,
+  kind           TEXT    NOT NULL CHECK (kind IN ('pass', 'reconcile')),
+  destination    TEXT    NOT NULL,
+  files          INTEGER NOT NULL,
+  bytes          INTEGER NOT NULL,
+  source         TEXT    NOT NULL CHECK (source IN ('bucket', 'database')),
+  uploaded_files INTEGER NOT NULL DEFAULT 0,
+  uploaded_bytes INTEGER NOT NULL DEFAULT 0,
+  failed_files   INTEGER NOT NULL DEFAULT 0,
+  pending_files  INTEGER NOT NULL DEFAULT 0,
+  duration_ms    INTEGER NOT NULL DEFAULT 0,
+  run_id         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX history_by_time ON history (at_us);
+CREATE INDEX history_by_destination ON history (destination, at_us);
+)sql");
+}
+
 // Append new steps here; never change a released one.
 constexpr Migration kMigrations[] = {
     {1, &MigrateToV1},
+    {2, &MigrateToV2},
 };
 
 std::string Hex32(int64_t v) {

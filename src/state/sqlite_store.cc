@@ -896,6 +896,82 @@ class SqliteStore : public StateStore {
     return total;
   }
 
+  Status AppendHistory(const std::vector<HistorySample>& samples,
+                       int64_t prune_before_us) override {
+    for (const auto& s : samples) {
+      if (s.kind != "pass" && s.kind != "reconcile")
+        return InvalidArgument("history sample kind must be pass or reconcile, not '" +
+                               PrintableName(s.kind) + "'");
+      if (s.source != "bucket" && s.source != "database")
+        return InvalidArgument("history sample source must be bucket or database, not '" +
+                               PrintableName(s.source) + "'");
+    }
+    std::lock_guard<std::mutex> lock(core_->mu);
+    Transaction txn(&db());
+    CK_RETURN_IF_ERROR(txn.Begin());
+    for (const auto& s : samples) {
+      CK_ASSIGN_OR_RETURN(
+          Stmt st,
+          db().Prepare("INSERT INTO history (at_us, kind, destination, files, bytes, source, "
+                       "uploaded_files, uploaded_bytes, failed_files, pending_files, duration_ms, "
+                       "run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+      st.BindInt(1, s.at_us)
+          .BindText(2, s.kind)
+          .BindText(3, s.destination)
+          .BindInt(4, U2I(s.files))
+          .BindInt(5, U2I(s.bytes))
+          .BindText(6, s.source)
+          .BindInt(7, U2I(s.uploaded_files))
+          .BindInt(8, U2I(s.uploaded_bytes))
+          .BindInt(9, U2I(s.failed_files))
+          .BindInt(10, U2I(s.pending_files))
+          .BindInt(11, s.duration_ms)
+          .BindInt(12, U2I(s.run_id));
+      CK_RETURN_IF_ERROR(st.Run());
+    }
+    if (prune_before_us > 0) {
+      CK_ASSIGN_OR_RETURN(Stmt st, db().Prepare("DELETE FROM history WHERE at_us < ?1"));
+      st.BindInt(1, prune_before_us);
+      CK_RETURN_IF_ERROR(st.Run());
+    }
+    return txn.Commit();
+  }
+
+  Result<std::vector<HistorySample>> ListHistory(const HistoryQuery& q) override {
+    if (q.limit < 1 || q.limit > 100000)
+      return InvalidArgument("history limit must be 1..100000, not " + std::to_string(q.limit));
+    std::lock_guard<std::mutex> lock(core_->mu);
+    CK_ASSIGN_OR_RETURN(
+        Stmt st,
+        db().Prepare("SELECT id, at_us, kind, destination, files, bytes, source, uploaded_files, "
+                     "uploaded_bytes, failed_files, pending_files, duration_ms, run_id "
+                     "FROM history WHERE at_us >= ?1 AND (?2 = '' OR destination = ?2) "
+                     "ORDER BY at_us DESC, id DESC LIMIT ?3"));
+    st.BindInt(1, q.since_us).BindText(2, q.destination).BindInt(3, static_cast<int64_t>(q.limit));
+    std::vector<HistorySample> out;
+    while (true) {
+      CK_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      HistorySample s;
+      s.id = st.Int(0);
+      s.at_us = st.Int(1);
+      s.kind = st.Bytes(2);
+      s.destination = st.Bytes(3);
+      s.files = I2U(st.Int(4));
+      s.bytes = I2U(st.Int(5));
+      s.source = st.Bytes(6);
+      s.uploaded_files = I2U(st.Int(7));
+      s.uploaded_bytes = I2U(st.Int(8));
+      s.failed_files = I2U(st.Int(9));
+      s.pending_files = I2U(st.Int(10));
+      s.duration_ms = st.Int(11);
+      s.run_id = I2U(st.Int(12));
+      out.push_back(std::move(s));
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
   Result<SyncStatus> GetStatus(const std::string& source, const std::string& rel_path,
                                const std::string& destination) override {
     std::lock_guard<std::mutex> lock(core_->mu);

@@ -1248,3 +1248,74 @@ TEST_F(SqliteStoreTest, RescanOfUnchangedFilesWritesNothing) {
 
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+
+HistorySample Sample(int64_t at_us, const std::string& dest, uint64_t files,
+                     const std::string& kind = "pass") {
+  HistorySample s;
+  s.at_us = at_us;
+  s.kind = kind;
+  s.destination = dest;
+  s.files = files;
+  s.bytes = files * 100;
+  s.source = "bucket";
+  s.uploaded_files = files / 2;
+  s.uploaded_bytes = files * 50;
+  s.duration_ms = 1500;
+  s.run_id = static_cast<uint64_t>(at_us);
+  return s;
+}
+
+TEST_F(SqliteStoreTest, HistoryIsKeptAcrossReopenAndQueriedOldestFirst) {
+  ASSERT_TRUE(store_->AppendHistory({Sample(10, "a", 1), Sample(10, "b", 2)}, 0).ok());
+  ASSERT_TRUE(store_->AppendHistory({Sample(20, "a", 3, "reconcile")}, 0).ok());
+  ASSERT_TRUE(store_->AppendHistory({Sample(30, "a", 4), Sample(30, "b", 5)}, 0).ok());
+  Reopen();
+  auto all = store_->ListHistory({});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[0].at_us, 10);
+  EXPECT_EQ((*all)[0].destination, "a");
+  EXPECT_EQ((*all)[1].destination, "b");
+  EXPECT_EQ((*all)[2].kind, "reconcile");
+  EXPECT_EQ((*all)[4].files, 5u);
+  EXPECT_EQ((*all)[4].bytes, 500u);
+  EXPECT_EQ((*all)[4].uploaded_bytes, 250u);
+  EXPECT_EQ((*all)[4].duration_ms, 1500);
+  EXPECT_EQ((*all)[4].source, "bucket");
+
+  auto a = store_->ListHistory({.since_us = 15, .destination = "a"});
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].files, 3u);
+  EXPECT_EQ((*a)[1].files, 4u);
+  auto newest = store_->ListHistory({.limit = 2});
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 2u) << "the newest two, oldest first";
+  EXPECT_EQ((*newest)[0].destination, "a");
+  EXPECT_EQ((*newest)[1].destination, "b");
+  EXPECT_EQ((*newest)[1].at_us, 30);
+}
+
+TEST_F(SqliteStoreTest, HistoryPrunesOldSamplesAndRejectsBadInput) {
+  ASSERT_TRUE(store_->AppendHistory({Sample(10, "a", 1), Sample(20, "a", 2)}, 0).ok());
+  ASSERT_TRUE(store_->AppendHistory({Sample(30, "a", 3)}, 15).ok());
+  auto all = store_->ListHistory({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].at_us, 20);
+
+  HistorySample bad = Sample(40, "a", 1, "weekly");
+  EXPECT_EQ(store_->AppendHistory({Sample(40, "a", 9), bad}, 0).kind(),
+            ErrorKind::kInvalidArgument);
+  bad = Sample(40, "a", 1);
+  bad.source = "guess";
+  EXPECT_EQ(store_->AppendHistory({bad}, 0).kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(store_->ListHistory({})->size(), 2u) << "nothing of a rejected batch is stored";
+  EXPECT_EQ(store_->ListHistory({.limit = 0}).status().kind(), ErrorKind::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ck

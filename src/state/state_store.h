@@ -131,6 +131,26 @@ struct StoreTotals {
   uint64_t skipped = 0;           // present entries that are not uploaded
 };
 
+// One point of the dashboard's history for one destination.
+struct HistorySample {
+  int64_t id = 0;  // assigned by the store
+  int64_t at_us = 0;
+  std::string kind;  // "pass" (after a sync pass) or "reconcile" (after a bucket listing)
+  std::string destination;
+  uint64_t files = 0, bytes = 0;                    // synced figures at that time
+  std::string source;                               // where they come from: "bucket" or "database"
+  uint64_t uploaded_files = 0, uploaded_bytes = 0;  // during the pass ("pass" only)
+  uint64_t failed_files = 0, pending_files = 0;     // database, at that time
+  int64_t duration_ms = 0;                          // of the pass / listing
+  uint64_t run_id = 0;                              // sync pass number ("pass" only)
+};
+
+struct HistoryQuery {
+  int64_t since_us = 0;     // samples with at_us >= since_us
+  std::string destination;  // "" = every destination
+  size_t limit = 5000;      // the newest `limit` matching samples (1..100000)
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -194,6 +214,15 @@ class StateStore {
   // if `paths` is non-empty, only those relative paths. Returns the count.
   virtual Result<uint64_t> Retry(const std::string& destination,
                                  const std::vector<std::string>& paths) = 0;
+
+  // History for the dashboard. AppendHistory stores the samples in one
+  // transaction (kind and source must be valid, else kInvalidArgument) and
+  // deletes samples older than prune_before_us (0 = keep all).
+  virtual Status AppendHistory(const std::vector<HistorySample>& samples,
+                               int64_t prune_before_us) = 0;
+  // Matching samples, oldest first (ties by id). kInvalidArgument for a limit
+  // outside 1..100000.
+  virtual Result<std::vector<HistorySample>> ListHistory(const HistoryQuery& query) = 0;
 
   // Recorded status of one file for one destination (tests, diagnostics).
   // kNotFound when the file or row is unknown.
