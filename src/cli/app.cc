@@ -270,6 +270,11 @@ int App::Sync(std::atomic<bool>* cancel) {
     line2 += "; requests: " + RequestSummary(d.name);
     std::printf("%s\n", line2.c_str());
   }
+  // The pass goes into the dashboard's history (database figures).
+  if (ck::Status st =
+          store_->AppendHistory(PassHistory(*report, Env::Default()->NowMicros(), 0), 0);
+      !st.ok())
+    spdlog::warn("history not recorded: {}", st.ToString());
   bool ok = report->all_synced();
   if (!ok) {
     std::printf("not everything is synced (%s); see `cloudkeep failed` for the reasons\n",

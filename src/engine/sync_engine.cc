@@ -34,6 +34,27 @@ std::vector<EngineDestination> EngineDestinationsFor(
   return out;
 }
 
+std::vector<HistorySample> PassHistory(const SyncReport& report, int64_t at_us, uint64_t run_id) {
+  std::vector<HistorySample> rows;
+  for (const auto& d : report.destinations) {
+    HistorySample h;
+    h.at_us = at_us;
+    h.kind = "pass";
+    h.destination = d.name;
+    h.run_id = run_id;
+    h.files = d.synced_files;
+    h.bytes = d.synced_bytes;
+    h.source = "database";
+    h.uploaded_files = d.uploaded_files;
+    h.uploaded_bytes = d.uploaded_bytes;
+    h.failed_files = d.failed_total;
+    h.pending_files = d.pending_files;
+    h.duration_ms = static_cast<int64_t>(d.seconds * 1000.0);
+    rows.push_back(std::move(h));
+  }
+  return rows;
+}
+
 bool SyncReport::all_synced() const {
   for (const auto& d : destinations)
     if (!d.fatal.ok() || d.pending_files > 0 || d.failed_total > 0) return false;

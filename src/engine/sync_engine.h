@@ -96,6 +96,10 @@ struct SyncReport {
   bool all_synced() const;
 };
 
+// History rows (kind "pass", source "database") for a finished run: one per
+// destination, with the database's figures after the run.
+std::vector<HistorySample> PassHistory(const SyncReport& report, int64_t at_us, uint64_t run_id);
+
 class SyncEngine {
  public:
   // store, env and the destinations' Destination objects must outlive the engine.

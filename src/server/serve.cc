@@ -173,7 +173,6 @@ void ServeRunner::Loop() {
     progress_ = std::make_shared<SyncProgress>();
     l.unlock();
     PassSample s = RunPass(id, trigger);
-    RecordPass(s);
     l.lock();
     running_ = false;
     passes_++;
@@ -224,6 +223,7 @@ PassSample ServeRunner::RunPass(uint64_t run_id, const std::string& trigger) {
     return s;
   }
   s.ok = true;
+  RecordPass(*report, s.finished_us, run_id);
   for (const auto& [path, st] : report->scans) {
     s.scanned_files += st.files;
     s.scanned_bytes += st.bytes;
@@ -268,36 +268,21 @@ int64_t ServeRunner::PruneBefore() const {
          std::chrono::duration_cast<std::chrono::microseconds>(opts_.history_retention).count();
 }
 
-void ServeRunner::RecordPass(const PassSample& s) {
-  std::vector<HistorySample> rows;
-  for (const auto& d : s.destinations) {
-    HistorySample h;
-    h.at_us = s.finished_us;
-    h.kind = "pass";
-    h.destination = d.name;
-    h.run_id = s.run_id;
-    h.uploaded_files = d.uploaded_files;
-    h.uploaded_bytes = d.uploaded_bytes;
-    h.failed_files = d.failed_total;
-    h.pending_files = d.pending_files;
-    h.duration_ms = static_cast<int64_t>(d.seconds * 1000.0);
+void ServeRunner::RecordPass(const SyncReport& report, int64_t at_us, uint64_t run_id) {
+  std::vector<HistorySample> rows = PassHistory(report, at_us, run_id);
+  for (auto& h : rows) {
     // The bucket's own figures when they are current, else the database's.
-    auto snap = inspector_->Snapshot(d.name, false);
+    auto snap = inspector_->Snapshot(h.destination, false);
     if (snap.ok() && snap->connection.state == ConnectionState::kConnected && snap->figures.known &&
         !snap->figures.stale) {
       h.files = snap->figures.files;
       h.bytes = snap->figures.bytes;
       h.source = "bucket";
-    } else {
-      h.files = d.synced_files;
-      h.bytes = d.synced_bytes;
-      h.source = "database";
     }
-    rows.push_back(std::move(h));
   }
   if (rows.empty()) return;
   if (Status st = store_->AppendHistory(rows, PruneBefore()); !st.ok())
-    spdlog::warn("sync pass {}: history not recorded: {}", s.run_id, st.ToString());
+    spdlog::warn("sync pass {}: history not recorded: {}", run_id, st.ToString());
 }
 
 void ServeRunner::RecordListing(const std::string& destination, uint64_t files, uint64_t bytes,

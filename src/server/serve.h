@@ -117,7 +117,7 @@ class ServeRunner {
   void Loop();
   PassSample RunPass(uint64_t run_id, const std::string& trigger);
   // History rows in the state DB for a finished pass / a successful listing.
-  void RecordPass(const PassSample& s);
+  void RecordPass(const SyncReport& report, int64_t at_us, uint64_t run_id);
   void RecordListing(const std::string& destination, uint64_t files, uint64_t bytes, double ms);
   int64_t PruneBefore() const;
   void WriteMetrics(PromWriter* w) const;

@@ -224,6 +224,11 @@ TEST(CliServeTest, DiagnosesWrongSecretMissingCredentialsMissingBucketAndDisable
   std::string cfg = WriteS3Config(tmp.path(), src, *s3, bucket, "aws-s3", extra);
   auto sync = Cloudkeep(cfg, {"sync", "-q"}, AwsEnv(*s3));
   EXPECT_EQ(sync.r.exit_code, 1) << sync.all();
+  // The CLI's pass is in the dashboard's history too.
+  EXPECT_EQ(QueryInt(tmp.Join("state.db"),
+                     "SELECT count(*) FROM history WHERE kind = 'pass' AND destination = 'aws-s3' "
+                     "AND uploaded_files = 1 AND files = 1 AND source = 'database'"),
+            1);
   auto st = Cloudkeep(cfg, {"status", "--json"}, AwsEnv(*s3));
   EXPECT_EQ(st.r.exit_code, 1) << st.all();
   nlohmann::json doc = nlohmann::json::parse(st.r.out, nullptr, false);
