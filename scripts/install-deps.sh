@@ -14,6 +14,8 @@ PKGS=(
   # local S3 servers and peers for cross-checks
   ceph-mon ceph-osd radosgw ceph-common curl util-linux
   rclone awscli s3cmd sqlite3 python3
+  # the dashboard's browser tests (driven by playwright-core from npm)
+  chromium
 )
 
 # Node.js: this machine kind ships its own node+npm; only fall back to Debian's when absent
@@ -32,9 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm test tools (s3rver), pinned by package-lock.json
-if [ -f tools/package.json ]; then
-  if [ ! -d tools/node_modules ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
-    (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+# npm packages (s3rver; playwright-core for the browser tests), pinned by package-lock.json
+for d in tools tests/browser; do
+  if [ -f $d/package.json ]; then
+    if [ ! -d $d/node_modules ] || [ $d/package-lock.json -nt $d/node_modules/.package-lock.json ]; then
+      (cd $d && npm ci --no-audit --no-fund --loglevel=error)
+    fi
   fi
-fi
+done

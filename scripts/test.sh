@@ -2,7 +2,8 @@
 # Builds cloudkeep and runs every test: unit tests, engine tests, the local B2
 # server's own tests, integration tests against real local servers (Ceph RGW,
 # s3rver and the project's B2 server, started once here on free loopback ports
-# and shared by every test process), then the unit tests again under ASan + UBSan.
+# and shared by every test process), the dashboard's browser tests (tests/browser),
+# then the unit tests again under ASan + UBSan.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   CK_SKIP_ASAN=1 scripts/test.sh      skip the sanitizer pass
@@ -48,6 +49,11 @@ FILTER=()
 # Servers are shared by the tests of one binary; run binaries one at a time so
 # two RGW clusters don't compete for the 2 cores.
 ctest --test-dir build --output-on-failure --timeout 900 "${FILTER[@]}"
+
+if [ -z "${CK_TEST_FILTER:-}" ] || [[ browser =~ ${CK_TEST_FILTER} ]]; then
+  log "dashboard in a real browser (Playwright + Debian chromium)"
+  CK_CLI="$ROOT/build/cloudkeep" bash tests/browser/run.sh
+fi
 
 if [ "${CK_SKIP_ASAN:-0}" != 1 ]; then
   log "unit and engine tests under AddressSanitizer + UndefinedBehaviorSanitizer"

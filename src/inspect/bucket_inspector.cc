@@ -224,8 +224,7 @@ void BucketInspector::RunProbe(Entry* e) {
       if (before != ConnectionState::kConnected && !e->listing) {
         // Back after a failure: the figures may be stale or wrong, list again now.
         e->diag.state = ConnectionState::kConnected;
-        e->diag.message = "destination " + e->name + " is reachable again; re-listing " +
-                          Where(e->bucket, e->prefix);
+        e->diag.message = Where(e->bucket, e->prefix) + " is reachable again; re-listing it";
         StartListing(*e, &finished);
         relist = true;
       }
@@ -320,9 +319,10 @@ void BucketInspector::RunListing(Entry* e) {
       e->fig.stale = false;
       e->last_success = t1;
       e->diag.state = ConnectionState::kConnected;
-      e->diag.message = "listed " + std::to_string(files) + " objects (" + HumanBytes(bytes) +
-                        ") in " + Where(e->bucket, e->prefix) + " with " + std::to_string(pages) +
-                        (pages == 1 ? " request" : " requests");
+      // Not the figures themselves: they move on with every confirmed upload,
+      // while this message describes the check.
+      e->diag.message = Where(e->bucket, e->prefix) + " is reachable; fully listed with " +
+                        std::to_string(pages) + (pages == 1 ? " request" : " requests");
     } else if (st.kind() != ErrorKind::kCancelled) {
       e->fig.stale = e->fig.known;
       e->diag.state = ConnectionStateForError(st.kind());

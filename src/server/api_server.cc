@@ -139,7 +139,8 @@ bool ParseIntParam(const std::string& v, int64_t lo, int64_t hi, int64_t* out) {
 }
 
 json FailedFileToJson(const FailedFile& f) {
-  return {{"path", JsonSafeString(f.rel_path)},
+  return {{"id", f.file_id},
+          {"path", JsonSafeString(f.rel_path)},
           {"source", JsonSafeString(f.source)},
           {"destination", f.destination},
           {"size", f.size},
@@ -558,12 +559,15 @@ void ApiServer::HandleFailedFiles(const httplib::Request& req, httplib::Response
 void ApiServer::HandleRetry(const httplib::Request& req, httplib::Response& res) {
   std::string dest;
   std::vector<std::string> paths;
+  std::vector<int64_t> ids;
+  bool by_id = false;
   std::string body = Trim(req.body);
   if (!body.empty()) {
     json j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       SendError(res, 400, "bad_request",
-                "the body must be empty or a JSON object {\"destination\", \"paths\"}");
+                "the body must be empty or a JSON object {\"destination\", \"paths\" or "
+                "\"ids\"}");
       return;
     }
     for (const auto& [key, value] : j.items()) {
@@ -585,6 +589,19 @@ void ApiServer::HandleRetry(const httplib::Request& req, httplib::Response& res)
           }
           paths.push_back(p.get<std::string>());
         }
+      } else if (key == "ids") {
+        if (!value.is_array()) {
+          SendError(res, 400, "bad_request", "ids must be an array of failed-file ids");
+          return;
+        }
+        by_id = true;
+        for (const auto& p : value) {
+          if (!p.is_number_integer()) {
+            SendError(res, 400, "bad_request", "ids must be an array of failed-file ids");
+            return;
+          }
+          ids.push_back(p.get<int64_t>());
+        }
       } else {
         SendError(res, 400, "bad_request", "unknown field '" + key + "'");
         return;
@@ -595,14 +612,22 @@ void ApiServer::HandleRetry(const httplib::Request& req, httplib::Response& res)
     UnknownDestination(res);
     return;
   }
-  auto n = deps_.store->Retry(dest, paths);
+  if (by_id && !paths.empty()) {
+    SendError(res, 400, "bad_request", "give paths or ids, not both");
+    return;
+  }
+  if (by_id && ids.empty()) {  // an empty choice retries nothing (not everything)
+    SendJson(res, 202, {{"queued", 0}, {"sync", nullptr}});
+    return;
+  }
+  auto n = by_id ? deps_.store->RetryFiles(dest, ids) : deps_.store->Retry(dest, paths);
   if (!n.ok()) {
     spdlog::error("api retry: {}", n.status().ToString());
     SendError(res, 500, "internal", "the state database could not be updated (see the server log)");
     return;
   }
-  spdlog::info("api retry: {} failed files queued (destination={}, paths={})", *n,
-               dest.empty() ? "all" : dest, paths.size());
+  spdlog::info("api retry: {} failed files queued (destination={}, paths={}, ids={})", *n,
+               dest.empty() ? "all" : dest, paths.size(), ids.size());
   json sync = nullptr;
   if (*n > 0 && deps_.trigger_sync) sync = deps_.trigger_sync();
   SendJson(res, 202, {{"queued", *n}, {"sync", sync}});

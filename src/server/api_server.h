@@ -10,8 +10,9 @@
 //   min_refresh_interval), then D GET  /api/sync/failed-files?destination=&limit=&cursor=
 //                                         {"files": [...], "next_cursor"}; limit 1..1000 (default
 //                                         100)
-//   POST /api/sync/retry                  body empty (all) or {"destination", "paths"}: failed ->
-//                                         pending; 202 {"queued": n, "sync": <trigger> | null}
+//   POST /api/sync/retry                  body empty (all) or {"destination", "paths"} or
+//                                         {"destination", "ids"} (the failed files' "id"):
+//                                         failed -> pending; 202 {"queued": n, "sync": ... | null}
 //   POST /api/sync/run                    202 with what the trigger callback queued
 //   GET  /api/history?since=&destination=&limit=
 //                                         {"since", "samples": [HistorySampleJson...] oldest

@@ -390,23 +390,40 @@ TEST_F(ApiServerTest, RetryQueuesFailedFilesAndTriggersASync) {
   EXPECT_EQ(Body(r)["sync"]["run_id"], 7);
   EXPECT_EQ(counts("a").failed_files, 2u);
   EXPECT_EQ(counts("b").failed_files, 3u);
+  // By the failed files' ids (what the dashboard sends): exactly those rows.
+  auto listed = Get("/api/sync/failed-files?destination=b&limit=2");
+  ASSERT_TRUE(listed);
+  json two = Body(listed)["files"];
+  ASSERT_EQ(two.size(), 2u);
+  ASSERT_TRUE(two[0]["id"].is_number_integer());
+  r = Post("/api/sync/retry",
+           json{{"destination", "b"}, {"ids", {two[0]["id"], two[1]["id"], 999999}}}.dump());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(Body(r)["queued"], 2);
+  EXPECT_EQ(counts("b").failed_files, 1u);
+  EXPECT_EQ(Post("/api/sync/retry", json{{"ids", {1}}, {"paths", {"x"}}}.dump())->status, 400);
+  r = Post("/api/sync/retry", json{{"ids", json::array()}}.dump());
+  EXPECT_EQ(Body(r)["queued"], 0) << "an empty choice retries nothing";
+  EXPECT_EQ(counts("a").failed_files, 2u);
   // Empty body: everything.
   r = Post("/api/sync/retry", "");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202);
-  EXPECT_EQ(Body(r)["queued"], 5);
+  EXPECT_EQ(Body(r)["queued"], 3);
   EXPECT_EQ(counts("a").failed_files, 0u);
   EXPECT_EQ(counts("b").failed_files, 0u);
-  EXPECT_EQ(triggers.load(), 2);
+  EXPECT_EQ(triggers.load(), 3);
   // Nothing left: nothing queued, no pass triggered.
   r = Post("/api/sync/retry", "{}");
   ASSERT_TRUE(r);
   EXPECT_EQ(Body(r)["queued"], 0);
   EXPECT_TRUE(Body(r)["sync"].is_null());
-  EXPECT_EQ(triggers.load(), 2);
+  EXPECT_EQ(triggers.load(), 3);
 
-  for (const char* body : {"not json", "[1,2]", "{\"destination\": 5}", "{\"paths\": \"x\"}",
-                           "{\"paths\": [1]}", "{\"unknown\": true}"}) {
+  for (const char* body :
+       {"not json", "[1,2]", "{\"destination\": 5}", "{\"paths\": \"x\"}", "{\"paths\": [1]}",
+        "{\"ids\": [\"1\"]}", "{\"ids\": 1}", "{\"unknown\": true}"}) {
     SCOPED_TRACE(body);
     auto bad = Post("/api/sync/retry", body);
     ASSERT_TRUE(bad);

@@ -972,6 +972,27 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  Result<uint64_t> RetryFiles(const std::string& destination,
+                              const std::vector<int64_t>& file_ids) override {
+    const int64_t now = core_->env->NowMicros();
+    std::lock_guard<std::mutex> lock(core_->mu);
+    Transaction txn(&db());
+    CK_RETURN_IF_ERROR(txn.Begin());
+    uint64_t total = 0;
+    for (int64_t id : file_ids) {
+      CK_ASSIGN_OR_RETURN(Stmt st,
+                          db().Prepare("UPDATE file_dest SET status = 'pending', attempts = 0, "
+                                       "error_kind = '', error_message = '', updated_us = ?2 "
+                                       "WHERE file_id = ?3 AND status = 'failed' AND "
+                                       "(?1 = '' OR destination = ?1)"));
+      st.BindText(1, destination).BindInt(2, now).BindInt(3, id);
+      CK_RETURN_IF_ERROR(st.Run());
+      total += I2U(db().Changes());
+    }
+    CK_RETURN_IF_ERROR(txn.Commit());
+    return total;
+  }
+
   Result<SyncStatus> GetStatus(const std::string& source, const std::string& rel_path,
                                const std::string& destination) override {
     std::lock_guard<std::mutex> lock(core_->mu);

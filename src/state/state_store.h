@@ -214,6 +214,11 @@ class StateStore {
   // if `paths` is non-empty, only those relative paths. Returns the count.
   virtual Result<uint64_t> Retry(const std::string& destination,
                                  const std::vector<std::string>& paths) = 0;
+  // The same for the failed rows of these files (FailedFile::file_id): an
+  // exact choice even when a name is not valid UTF-8 or two sources hold the
+  // same relative path. Unknown ids are ignored. Returns the count.
+  virtual Result<uint64_t> RetryFiles(const std::string& destination,
+                                      const std::vector<int64_t>& file_ids) = 0;
 
   // History for the dashboard. AppendHistory stores the samples in one
   // transaction (kind and source must be valid, else kInvalidArgument) and
