@@ -205,8 +205,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Make(ApiServerOptions options, Api
   if (options.token.size() < kMinApiTokenLength)
     return Status(ErrorKind::kConfig, "API server: the token must have at least " +
                                           std::to_string(kMinApiTokenLength) + " characters");
-  if (options.threads < 1 || options.threads > 64)
-    return Status(ErrorKind::kConfig, "API server: threads must be from 1 to 64");
+  if (options.threads < 1 || options.threads > 256)
+    return Status(ErrorKind::kConfig, "API server: threads must be from 1 to 256");
   if (options.max_body_bytes == 0)
     return Status(ErrorKind::kConfig, "API server: max_body_bytes must be positive");
   if (options.tls_cert_file.empty() != options.tls_key_file.empty())
@@ -254,6 +254,9 @@ ApiServer::ApiServer(ApiServerOptions options, ApiDeps deps, ListenAddress addr)
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   s.set_keep_alive_timeout(2);
+  // cpp-httplib closes a kept-alive connection after 5 requests by default:
+  // a polling dashboard or a monitoring client would reconnect all the time.
+  s.set_keep_alive_max_count(1000);
   s.set_read_timeout(10, 0);
   s.set_write_timeout(10, 0);
   s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {

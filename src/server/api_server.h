@@ -68,7 +68,10 @@ struct ApiServerOptions {
   std::string tls_key_file;
   std::string token;            // required; at least kMinApiTokenLength characters
   bool metrics_public = false;  // serve /metrics without the token (scrapers on a trusted net)
-  int threads = 8;              // request worker threads (1..64)
+  // Request worker threads (1..256). cpp-httplib gives each connection a thread
+  // for as long as it is kept alive, so this is also how many clients (browser
+  // tabs open several connections each) are served at once without queueing.
+  int threads = 32;
   size_t max_body_bytes = 64 * 1024;
 };
 

@@ -109,6 +109,10 @@ struct Core {
   std::unique_ptr<SqliteDb> db;  // guarded by mu
   Env* env = nullptr;
   std::set<std::string> scanning;  // sources with a live ScanBatch; guarded by mu
+  // Counts() result and the database version it was computed at (guarded by mu):
+  // (rows this connection changed, PRAGMA data_version for other connections).
+  std::vector<DestinationCounts> counts;
+  std::pair<int64_t, int64_t> counts_version{-1, -1};
 };
 
 // ---------------------------------------------------------------------------
@@ -744,6 +748,18 @@ class SqliteStore : public StateStore {
 
   Result<std::vector<DestinationCounts>> Counts() override {
     std::lock_guard<std::mutex> lock(core_->mu);
+    // The status API asks for this on every request: answer from the cache
+    // while nothing was written, by this process or any other.
+    CK_ASSIGN_OR_RETURN(int64_t data_version, db().QueryInt("PRAGMA data_version"));
+    const std::pair<int64_t, int64_t> version{db().TotalChanges(), data_version};
+    if (version == core_->counts_version) return core_->counts;
+    CK_ASSIGN_OR_RETURN(std::vector<DestinationCounts> out, CountsLocked());
+    core_->counts = out;
+    core_->counts_version = version;
+    return out;
+  }
+
+  Result<std::vector<DestinationCounts>> CountsLocked() {
     // One pass over the covering index file_dest_status, already grouped by
     // (destination, status), with an ascending-id lookup into files per row.
     CK_ASSIGN_OR_RETURN(

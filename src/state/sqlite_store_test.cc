@@ -1319,3 +1319,32 @@ TEST_F(SqliteStoreTest, HistoryPrunesOldSamplesAndRejectsBadInput) {
 
 }  // namespace
 }  // namespace ck
+
+namespace ck {
+namespace {
+
+TEST_F(SqliteStoreTest, CountsFollowWritesFromThisAndOtherConnections) {
+  Scan({File("a", 10, 100, 1), File("b", 20, 200, 2)});
+  Ensure("d1");
+  auto counts = [&] {
+    auto c = store_->Counts();
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() && !c->empty() ? c->front() : DestinationCounts{};
+  };
+  EXPECT_EQ(counts().pending_files, 2u);
+  EXPECT_EQ(counts().pending_files, 2u) << "asked again with nothing written";
+  ASSERT_TRUE(store_->MarkSynced(Id("a"), "d1", InfoFor(10, 100, 1)).ok());
+  EXPECT_EQ(counts().synced_files, 1u) << "a write of this store is seen at once";
+  EXPECT_EQ(counts().pending_files, 1u);
+  // Another process (here: another connection) marks b failed.
+  {
+    RawDb raw(path_);
+    raw.Exec(
+        "UPDATE file_dest SET status = 'failed' WHERE destination = 'd1' AND status = 'pending'");
+  }
+  EXPECT_EQ(counts().failed_files, 1u) << "a write of another connection is seen too";
+  EXPECT_EQ(counts().pending_files, 0u);
+}
+
+}  // namespace
+}  // namespace ck
