@@ -257,6 +257,9 @@ ApiServer::ApiServer(ApiServerOptions options, ApiDeps deps, ListenAddress addr)
   // cpp-httplib closes a kept-alive connection after 5 requests by default:
   // a polling dashboard or a monitoring client would reconnect all the time.
   s.set_keep_alive_max_count(1000);
+  // Headers and body go out in two writes; without TCP_NODELAY the body of a
+  // kept-alive response waits for the client's delayed ACK (~40 ms each).
+  s.set_tcp_nodelay(true);
   s.set_read_timeout(10, 0);
   s.set_write_timeout(10, 0);
   s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
