@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything cloudkeep needs to build, test and demo on Debian 12.
 # Idempotent: skips apt when every package is already present.
+#   scripts/install-deps.sh [EXTRA-PACKAGE...]   also installs these (bench/setup.sh)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ PKGS=(
   # the dashboard's browser tests (driven by playwright-core from npm)
   chromium
 )
+PKGS+=("$@")
 
 # Node.js: this machine kind ships its own node+npm; only fall back to Debian's when absent
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
