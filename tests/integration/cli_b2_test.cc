@@ -182,7 +182,9 @@ TEST(CliB2Test, InjectedUpload503sAndExpiredTokensStillSyncEverything) {
   std::string cfg = WriteBothConfig(tmp.path(), src, *s3, s3_bucket, *b2, b2_bucket,
                                     "multipart_threshold = \"8MiB\"\npart_size = \"5MiB\"\n");
   ASSERT_TRUE(B2TestConfigure(*b2, R"({"reset_stats": true, "upload_fail_rate": 0.1,
-                                        "token_lifetime_s": 2, "latency_ms": 5})"));
+                                        "token_lifetime_s": 0.3, "latency_ms": 10})"));
+  // Tokens live 0.3 s: the run (~500 requests at 10 ms each over 16 workers,
+  // plus the large file) outlives several of them.
   auto r = Cloudkeep(cfg, {"sync"}, BothEnv(*s3, *b2));
   auto stats = B2TestStats(*b2);
   ASSERT_TRUE(B2TestConfigure(*b2, R"({"upload_fail_rate": 0, "token_lifetime_s": 86400,
