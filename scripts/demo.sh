@@ -58,8 +58,12 @@ bash scripts/rgw-up.sh "$DEMO/rgw" >/dev/null
 set -a; . "$DEMO/rgw/env"; set +a
 export AWS_CA_BUNDLE="" AWS_PAGER=""
 BUCKET=cloudkeep-demo
-aws --endpoint-url "$RGW_ENDPOINT" s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1 ||
+if ! aws --endpoint-url "$RGW_ENDPOINT" s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
   aws --endpoint-url "$RGW_ENDPOINT" s3api create-bucket --bucket "$BUCKET" >/dev/null
+  # Fresh servers (their data lives in RAM / a temp dir): a state DB from an
+  # earlier demo would say "synced" for objects that are gone. Start over.
+  rm -f "$DEMO"/cloudkeep.db "$DEMO"/cloudkeep.db-wal "$DEMO"/cloudkeep.db-shm
+fi
 echo "endpoint $RGW_ENDPOINT, bucket $BUCKET"
 
 say "local B2 server (the project's, loopback)"
@@ -142,7 +146,7 @@ say "cloudkeep status"
 "$CK" --config "$CFG" status || true
 
 say "what the bucket holds (AWS CLI)"
-aws --endpoint-url "$RGW_ENDPOINT" s3 ls "s3://$BUCKET/demo-host/" --recursive --summarize | tail -2
+{ aws --endpoint-url "$RGW_ENDPOINT" s3 ls "s3://$BUCKET/demo-host/" --recursive --summarize || true; } | tail -2
 
 say "dashboard: cloudkeep serve"
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
