@@ -403,6 +403,11 @@ Result<B2Client::PooledUrl> B2Client::CheckOutUrl(const std::string& key) {
       }
     }
   }
+  return FetchUrl(key);
+}
+
+Result<B2Client::PooledUrl> B2Client::FetchUrl(const std::string& key) {
+  const auto now = options_.env->SteadyNow();
   ApiCall call;
   if (key.empty()) {
     CK_ASSIGN_OR_RETURN(std::string bucket_id, BucketId());
@@ -425,18 +430,10 @@ constexpr size_t kMaxIdleUploadUrls = 8;  // probes add to the pool up to this m
 }  // namespace
 
 Status B2Client::Probe() {
-  CK_ASSIGN_OR_RETURN(std::string bucket_id, BucketId());
-  CK_ASSIGN_OR_RETURN(std::string text, ToJson(json{{"bucketId", bucket_id}}));
-  ApiCall call{"b2_get_upload_url", options_.bucket, B2Resource::kBucket, std::move(text)};
-  const auto now = options_.env->SteadyNow();
-  CK_ASSIGN_OR_RETURN(HttpResponse resp, Api(call));
-  auto url = ParseB2UploadUrl(resp.body);
-  if (!url.ok())
-    return MalformedReply(B2ErrorPrefix(Context(call.operation, call.target, call.resource)),
-                          url.status());
+  CK_ASSIGN_OR_RETURN(PooledUrl url, FetchUrl(""));
   std::lock_guard<std::mutex> l(mu_);
   auto& pool = idle_urls_[""];
-  if (pool.size() < kMaxIdleUploadUrls) pool.push_back(PooledUrl{std::move(url).value(), now});
+  if (pool.size() < kMaxIdleUploadUrls) pool.push_back(std::move(url));
   return Status::OK();
 }
 

@@ -284,6 +284,8 @@ class B2Client {
   // Takes an idle URL of the pool `key` ("" = bucket uploads, else a large
   // file ID) or fetches a new one with b2_get_upload_url / b2_get_upload_part_url.
   Result<PooledUrl> CheckOutUrl(const std::string& key);
+  // Always sends b2_get_upload_url (key "") / b2_get_upload_part_url.
+  Result<PooledUrl> FetchUrl(const std::string& key);
   // Puts a URL that just served a successful upload back into its pool.
   void ReturnUrl(const std::string& key, PooledUrl url);
   // Drops the pool of a large file that was finished or cancelled.

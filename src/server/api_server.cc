@@ -535,17 +535,13 @@ void ApiServer::HandleFailedFiles(const httplib::Request& req, httplib::Response
     UnknownDestination(res);
     return;
   }
-  size_t limit = 100;
-  if (req.has_param("limit")) {
-    std::string v = req.get_param_value("limit");
-    if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(v) < 1 || std::stoul(v) > 1000) {
-      SendError(res, 400, "bad_request", "limit must be an integer from 1 to 1000");
-      return;
-    }
-    limit = std::stoul(v);
+  int64_t limit = 100;
+  if (req.has_param("limit") && !ParseIntParam(req.get_param_value("limit"), 1, 1000, &limit)) {
+    SendError(res, 400, "bad_request", "limit must be an integer from 1 to 1000");
+    return;
   }
-  auto page = deps_.store->ListFailed(dest, limit, req.get_param_value("cursor"));
+  auto page =
+      deps_.store->ListFailed(dest, static_cast<size_t>(limit), req.get_param_value("cursor"));
   if (!page.ok()) {
     if (page.status().kind() == ErrorKind::kInvalidArgument) {
       SendError(res, 400, "bad_request", "malformed cursor");

@@ -899,17 +899,8 @@ class SqliteStore : public StateStore {
     const std::string by_path = std::string(kRetry) +
                                 " AND EXISTS (SELECT 1 FROM files f WHERE f.id = "
                                 "file_dest.file_id AND f.rel_path = ?3)";
-    Transaction txn(&db());
-    CK_RETURN_IF_ERROR(txn.Begin());
-    uint64_t total = 0;
-    for (const std::string& path : paths) {
-      CK_ASSIGN_OR_RETURN(Stmt st, db().Prepare(by_path));
-      st.BindText(1, destination).BindInt(2, now).BindBlob(3, path);
-      CK_RETURN_IF_ERROR(st.Run());
-      total += I2U(db().Changes());
-    }
-    CK_RETURN_IF_ERROR(txn.Commit());
-    return total;
+    return RetryEachLocked(destination, now, by_path, paths,
+                           [](Stmt& st, const std::string& path) { st.BindBlob(3, path); });
   }
 
   Status AppendHistory(const std::vector<HistorySample>& samples,
@@ -992,21 +983,13 @@ class SqliteStore : public StateStore {
                               const std::vector<int64_t>& file_ids) override {
     const int64_t now = core_->env->NowMicros();
     std::lock_guard<std::mutex> lock(core_->mu);
-    Transaction txn(&db());
-    CK_RETURN_IF_ERROR(txn.Begin());
-    uint64_t total = 0;
-    for (int64_t id : file_ids) {
-      CK_ASSIGN_OR_RETURN(Stmt st,
-                          db().Prepare("UPDATE file_dest SET status = 'pending', attempts = 0, "
-                                       "error_kind = '', error_message = '', updated_us = ?2 "
-                                       "WHERE file_id = ?3 AND status = 'failed' AND "
-                                       "(?1 = '' OR destination = ?1)"));
-      st.BindText(1, destination).BindInt(2, now).BindInt(3, id);
-      CK_RETURN_IF_ERROR(st.Run());
-      total += I2U(db().Changes());
-    }
-    CK_RETURN_IF_ERROR(txn.Commit());
-    return total;
+    // By primary key (file_id, destination), not through the failed-rows index.
+    constexpr std::string_view kById =
+        "UPDATE file_dest SET status = 'pending', attempts = 0, error_kind = '', "
+        "error_message = '', updated_us = ?2 "
+        "WHERE file_id = ?3 AND status = 'failed' AND (?1 = '' OR destination = ?1)";
+    return RetryEachLocked(destination, now, kById, file_ids,
+                           [](Stmt& st, int64_t id) { st.BindInt(3, id); });
   }
 
   Result<SyncStatus> GetStatus(const std::string& source, const std::string& rel_path,
@@ -1026,6 +1009,26 @@ class SqliteStore : public StateStore {
 
  private:
   SqliteDb& db() { return *core_->db; }
+
+  // Runs a retry UPDATE (?1 destination, ?2 now, ?3 bound by `bind` from one
+  // item) once per item in one transaction; the number of rows it changed.
+  // core_->mu must be held.
+  template <typename T, typename Bind>
+  Result<uint64_t> RetryEachLocked(const std::string& destination, int64_t now,
+                                   std::string_view sql, const std::vector<T>& items, Bind bind) {
+    Transaction txn(&db());
+    CK_RETURN_IF_ERROR(txn.Begin());
+    uint64_t total = 0;
+    for (const T& item : items) {
+      CK_ASSIGN_OR_RETURN(Stmt st, db().Prepare(sql));
+      st.BindText(1, destination).BindInt(2, now);
+      bind(st, item);
+      CK_RETURN_IF_ERROR(st.Run());
+      total += I2U(db().Changes());
+    }
+    CK_RETURN_IF_ERROR(txn.Commit());
+    return total;
+  }
 
   static MultipartState ReadMultipart(const Stmt& st, int first) {
     MultipartState m;
