@@ -759,6 +759,46 @@ class SqliteStore : public StateStore {
     return out;
   }
 
+  Result<std::vector<std::string>> SampleSyncedKeys(const std::string& destination,
+                                                    size_t n) override {
+    std::vector<std::string> keys;
+    if (n == 0) return keys;
+    std::lock_guard<std::mutex> lock(core_->mu);
+    int64_t synced = 0;
+    {
+      CK_ASSIGN_OR_RETURN(Stmt st, db().Prepare("SELECT count(*) FROM file_dest "
+                                                "WHERE destination = ?1 AND status = 'synced'"));
+      st.BindText(1, destination);
+      CK_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) synced = st.Int(0);
+    }
+    if (synced == 0) return keys;
+    // A sample of about 32 keys per split point, every step-th synced row in
+    // file id order (index file_dest_status; the key is read only for the
+    // sampled rows), then sorted by key.
+    const int64_t want = static_cast<int64_t>(std::min<size_t>(n, 1u << 16)) * 32;
+    const int64_t step = std::max<int64_t>(1, synced / want);
+    CK_ASSIGN_OR_RETURN(
+        Stmt st, db().Prepare("SELECT remote_key FROM file_dest WHERE destination = ?1 "
+                              "AND status = 'synced' AND (file_id % ?2) = 0 AND remote_key <> ''"));
+    st.BindText(1, destination).BindInt(2, step);
+    std::vector<std::string> sample;
+    while (true) {
+      CK_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      sample.push_back(st.Bytes(0));
+    }
+    std::sort(sample.begin(), sample.end());
+    sample.erase(std::unique(sample.begin(), sample.end()), sample.end());
+    if (sample.size() <= n) return sample;
+    for (size_t i = 1; i <= n; ++i) {
+      // Quantiles i/(n+1): n keys cut the sample into n+1 nearly equal parts.
+      keys.push_back(sample[i * sample.size() / (n + 1)]);
+    }
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+  }
+
   Result<std::vector<DestinationCounts>> CountsLocked() {
     // One pass over the covering index file_dest_status, already grouped by
     // (destination, status), with an ascending-id lookup into files per row.

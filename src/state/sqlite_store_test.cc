@@ -1246,6 +1246,46 @@ TEST_F(SqliteStoreTest, RescanOfUnchangedFilesWritesNothing) {
       files, ms(t1 - t0), ms(t2 - t1), ms(t4 - t3), ms(t6 - t5), ms(t8 - t7), ms(t9 - t8));
 }
 
+// ---------------------------------------------------------------------------
+// Split points for parallel bucket listings
+
+TEST_F(SqliteStoreTest, SampleSyncedKeysAreSortedSpreadAndOnlySynced) {
+  std::vector<ScanEntry> entries;
+  for (int i = 0; i < 1000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "f%04d", (i * 7919) % 1000);  // ids not in key order
+    entries.push_back(File(name, 1, 1, 5));
+  }
+  Scan(entries);
+  ASSERT_EQ(Ensure("d1"), 1000u);
+  EXPECT_TRUE(store_->SampleSyncedKeys("d1", 4)->empty());  // nothing synced yet
+  for (int i = 0; i < 1000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "f%04d", i);
+    if (i % 10 == 9) continue;  // 100 stay pending
+    SyncedInfo info = InfoFor(1, 1, 5);
+    auto id = Id(name);
+    info.key = std::string("pre/") + name;
+    ASSERT_TRUE(store_->MarkSynced(id, "d1", info).ok());
+  }
+  auto keys = store_->SampleSyncedKeys("d1", 3);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 3u);
+  EXPECT_TRUE(std::is_sorted(keys->begin(), keys->end()));
+  // Quartiles of f0000..f0999: near f0250, f0500, f0750.
+  const int want[] = {250, 500, 750};
+  for (size_t i = 0; i < 3; ++i) {
+    int got = std::atoi((*keys)[i].c_str() + 5);
+    EXPECT_NEAR(got, want[i], 60) << (*keys)[i];
+    EXPECT_NE(got % 10, 9) << "pending row sampled: " << (*keys)[i];
+  }
+  EXPECT_TRUE(store_->SampleSyncedKeys("d1", 0)->empty());
+  EXPECT_TRUE(store_->SampleSyncedKeys("other", 5)->empty());
+  auto many = store_->SampleSyncedKeys("d1", 5000);  // more than there are: every key once
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ(many->size(), 900u);
+}
+
 }  // namespace
 }  // namespace ck
 

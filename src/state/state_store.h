@@ -220,6 +220,14 @@ class StateStore {
   virtual Result<uint64_t> RetryFiles(const std::string& destination,
                                       const std::vector<int64_t>& file_ids) = 0;
 
+  // Up to `n` object keys (remote_key) of `destination`'s synced rows, spread
+  // evenly over them, in ascending byte order, without duplicates. The bucket
+  // inspector uses them as split points to list one bucket as several key
+  // ranges in parallel; they are guesses, so any answer is safe. Empty when
+  // nothing is synced or n is 0.
+  virtual Result<std::vector<std::string>> SampleSyncedKeys(const std::string& destination,
+                                                            size_t n) = 0;
+
   // History for the dashboard. AppendHistory stores the samples in one
   // transaction (kind and source must be valid, else kInvalidArgument) and
   // deletes samples older than prune_before_us (0 = keep all).
