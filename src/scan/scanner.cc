@@ -64,9 +64,29 @@ const char* SkipReasonForType(EntryType t) {
   return "unsupported file type";
 }
 
+// Byte order of the paths the entries will have: a directory's name compares
+// as if it ended in '/', so the depth-first walk reports relative paths in
+// ascending byte order ("a.txt" < "a/x" < "a0"), the order the state store
+// reads its rows in.
+int OrderChar(const DirEntry& e, size_t i) {
+  if (i < e.name.size()) return static_cast<unsigned char>(e.name[i]);
+  if (i == e.name.size() && e.type == EntryType::kDirectory) return '/';
+  return -1;
+}
+
+bool PathOrderLess(const DirEntry& a, const DirEntry& b) {
+  const size_t n = std::min(a.name.size(), b.name.size());
+  if (int c = std::memcmp(a.name.data(), b.name.data(), n); c != 0) return c < 0;
+  for (size_t i = n;; ++i) {
+    const int ca = OrderChar(a, i), cb = OrderChar(b, i);
+    if (ca != cb) return ca < cb;
+    if (ca < 0) return false;
+  }
+}
+
 // One directory being walked.
 struct Frame {
-  std::vector<DirEntry> entries;  // sorted by name
+  std::vector<DirEntry> entries;  // sorted by PathOrderLess
   size_t next = 0;                // index of the next entry to visit
   size_t prefix_len = 0;          // length of its absolute path plus the trailing '/'
   uint64_t dev = 0;               // known only when follow_symlinks or one_file_system
@@ -261,8 +281,7 @@ Status Scanner::PushFrame(uint64_t dev, uint64_t inode) {
   Frame& f = stack_[depth_];
   f.entries.clear();
   CK_RETURN_IF_ERROR(env_->ListDir(path_, &f.entries));
-  std::sort(f.entries.begin(), f.entries.end(),
-            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::sort(f.entries.begin(), f.entries.end(), PathOrderLess);
   f.next = 0;
   if (path_.back() != '/') path_.push_back('/');
   f.prefix_len = path_.size();

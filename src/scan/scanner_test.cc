@@ -198,7 +198,32 @@ TEST_F(ScannerTest, OrderIsByteOrderDepthFirst) {
   Write("c/d/e", "");
   Write("c/a", "");
   ASSERT_TRUE(Scan(Env::Default()).ok());
-  EXPECT_EQ(batch_.Paths(), (Paths{"B", "a/z", "a-1", "b", "c/a", "c/d/e", "\xc3\xa9"}));
+  // "a-1" < "a/z": '-' sorts before '/'.
+  EXPECT_EQ(batch_.Paths(), (Paths{"B", "a-1", "a/z", "b", "c/a", "c/d/e", "\xc3\xa9"}));
+}
+
+TEST_F(ScannerTest, PathsComeInAscendingByteOrder) {
+  // Names that sort differently by name than by full path: a directory "x"
+  // beside files "x.txt", "x-y", "x y", "x0" and a directory "x.d".
+  MkDir("x");
+  Write("x/in", "");
+  MkDir("x/sub");
+  Write("x/sub/deep", "");
+  Write("x/sub.txt", "");
+  Write("x.txt", "");
+  Write("x-y", "");
+  Write("x y", "");
+  Write("x0", "");
+  MkDir("x.d");
+  Write("x.d/f", "");
+  Write("x!", "");
+  ASSERT_TRUE(Scan(Env::Default()).ok());
+  Paths got = batch_.Paths();
+  Paths sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(got, sorted);
+  EXPECT_EQ(got,
+            (Paths{"x y", "x!", "x-y", "x.d/f", "x.txt", "x/in", "x/sub.txt", "x/sub/deep", "x0"}));
 }
 
 TEST_F(ScannerTest, ExcludedPathsAreNotRecordedAndDirsAreNotListed) {

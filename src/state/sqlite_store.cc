@@ -33,10 +33,12 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
-#include "state/known_files.h"
 #include "state/sqlite_db.h"
 #include "state/sqlite_schema.h"
 #include "state/state_store.h"
@@ -142,10 +144,17 @@ Status DropUnsynced(SqliteDb& db, int64_t file_id) {
 // ---------------------------------------------------------------------------
 // Scan
 
+// A scan compares what it sees with the recorded rows of its source by a
+// merge join: the scanner reports entries in (nearly) ascending byte order of
+// their relative paths, and the batch reads the source's rows in the same
+// order, a page at a time (keyset pagination on the (source, rel_path) index).
+// Memory stays bounded by one page of rows plus one batch of writes, whatever
+// the size of the source; an entry that arrives out of order costs one point
+// query (see Add).
 class SqliteScanBatch : public ScanBatch {
  public:
-  SqliteScanBatch(std::shared_ptr<Core> core, std::string source, KnownFiles known)
-      : core_(std::move(core)), source_(std::move(source)), known_(std::move(known)) {}
+  SqliteScanBatch(std::shared_ptr<Core> core, std::string source)
+      : core_(std::move(core)), source_(std::move(source)) {}
 
   ~SqliteScanBatch() override {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -158,33 +167,166 @@ class SqliteScanBatch : public ScanBatch {
     if (entry.rel_path.empty()) {
       return InvalidArgument("scan of " + source_ + ": entry with an empty relative path");
     }
-    const bool uploadable = IsUploadable(entry.type, entry.skip_reason);
-    size_t idx = known_.Find(entry.rel_path);
-    if (idx != KnownFiles::kNotFound && known_.at(idx).seen) {
-      return InvalidArgument("scan of " + source_ +
-                             ": entry added twice: " + PrintableName(entry.rel_path));
+    const std::string& path = entry.rel_path;
+    if (!has_last_ || path > last_in_order_) {
+      // The common case: past every entry so far. Rows before it that were
+      // not seen go aside (gone, unless they come later out of order).
+      CK_RETURN_IF_ERROR(AdvanceTo(path));
+      last_in_order_ = path;
+      has_last_ = true;
+      if (pos_ < page_.size() && page_[pos_].rel_path == path) {
+        Row row = std::move(page_[pos_++]);
+        return Compare(&row, entry);
+      }
+      return Compare(nullptr, entry);
     }
+    // Out of order (e.g. an unreadable directory, recorded under its own
+    // name after the entries that sort between "name" and "name/"). Every
+    // recorded row before last_in_order_ was either matched already or set
+    // aside, so: set aside -> match it now; else look it up, and a present
+    // row there was matched (or inserted) by this scan already.
+    if (path == last_in_order_ || !out_of_order_.insert(path).second) return Duplicate(path);
+    if (auto it = unseen_.find(path); it != unseen_.end()) {
+      Row row = std::move(it->second);
+      unseen_.erase(it);
+      return Compare(&row, entry);
+    }
+    CK_RETURN_IF_ERROR(Flush());  // so the lookup sees this scan's own writes
+    std::optional<Row> row;
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      auto r = LookupLocked(path);
+      if (!r.ok()) return Fail(r.status());
+      row = std::move(r).value();
+    }
+    if (row && row->present) return Duplicate(path);
+    return Compare(row ? &*row : nullptr, entry);
+  }
+
+  Result<ScanStats> Commit() override {
+    if (!status_.ok()) return status_;
+    if (committed_) return InvalidArgument("scan of " + source_ + " already committed");
+    // Every recorded row not seen is gone: the rest of the rows, and those
+    // set aside.
+    while (true) {
+      for (; pos_ < page_.size(); ++pos_) {
+        if (page_[pos_].present) CK_RETURN_IF_ERROR(Remove(page_[pos_]));
+      }
+      if (db_done_) break;
+      CK_RETURN_IF_ERROR(NextPage());
+    }
+    for (const auto& [path, row] : unseen_) CK_RETURN_IF_ERROR(Remove(row));
+    unseen_.clear();
+    CK_RETURN_IF_ERROR(Flush());
+    committed_ = true;
+    return stats_;
+  }
+
+ private:
+  // One recorded row of this source.
+  struct Row {
+    int64_t id = 0;
+    std::string rel_path;
+    int64_t size = 0, mtime_ns = 0, inode = 0;
+    uint8_t type = 0;
+    std::string skip_reason;
+    bool present = false;
+  };
+  enum class Op { kInsert, kUpdate, kRemove };
+  struct Write {
+    Op op;
+    int64_t id;  // files.id for kUpdate / kRemove
+    ScanEntry entry;
+    // kInsert: the entry is uploadable. kUpdate: its content changed, so every
+    // destination row goes back to pending.
+    bool reset_rows;
+  };
+  static constexpr size_t kPageRows = 2048;
+  static constexpr std::string_view kColumns =
+      "SELECT id, rel_path, size, mtime_ns, inode, type, skip_reason, present FROM files ";
+
+  static Row RowFrom(const Stmt& st) {
+    Row r;
+    r.id = st.Int(0);
+    r.rel_path = st.Bytes(1);
+    r.size = st.Int(2);
+    r.mtime_ns = st.Int(3);
+    r.inode = st.Int(4);
+    r.type = TypeCodeFromName(st.View(5));
+    r.skip_reason = st.Bytes(6);
+    r.present = st.Int(7) != 0;
+    return r;
+  }
+
+  Status Duplicate(const std::string& path) {
+    return InvalidArgument("scan of " + source_ + ": entry added twice: " + PrintableName(path));
+  }
+  Status Fail(const Status& st) {
+    status_ = st.WithContext("scan of " + source_);
+    return status_;
+  }
+
+  // Moves the cursor to the first recorded row >= path; present rows passed
+  // over go to unseen_.
+  Status AdvanceTo(const std::string& path) {
+    while (true) {
+      for (; pos_ < page_.size() && page_[pos_].rel_path < path; ++pos_) {
+        if (page_[pos_].present) {
+          std::string key = page_[pos_].rel_path;
+          unseen_.emplace(std::move(key), std::move(page_[pos_]));
+        }
+      }
+      if (pos_ < page_.size() || db_done_) return Status::OK();
+      CK_RETURN_IF_ERROR(NextPage());
+    }
+  }
+
+  // Replaces the exhausted page with the next rows after the last one read.
+  Status NextPage() {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    page_.clear();
+    pos_ = 0;
+    auto st = core_->db->Prepare(std::string(kColumns) +
+                                 "WHERE source = ?1 AND rel_path > ?2 ORDER BY rel_path LIMIT ?3");
+    if (!st.ok()) return Fail(st.status());
+    st->BindText(1, source_).BindBlob(2, page_end_).BindInt(3, static_cast<int64_t>(kPageRows));
+    while (true) {
+      auto row = st->Step();
+      if (!row.ok()) return Fail(row.status());
+      if (!*row) break;
+      page_.push_back(RowFrom(*st));
+    }
+    if (page_.size() < kPageRows) db_done_ = true;
+    if (!page_.empty()) page_end_ = page_.back().rel_path;
+    return Status::OK();
+  }
+
+  Result<std::optional<Row>> LookupLocked(const std::string& path) {
+    CK_ASSIGN_OR_RETURN(
+        Stmt st, core_->db->Prepare(std::string(kColumns) + "WHERE source = ?1 AND rel_path = ?2"));
+    st.BindText(1, source_).BindBlob(2, path);
+    CK_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return std::optional<Row>();
+    return std::optional<Row>(RowFrom(st));
+  }
+
+  // Compares an entry with its recorded row (nullptr: none) and queues the
+  // write it needs.
+  Status Compare(Row* known, const ScanEntry& entry) {
+    const bool uploadable = IsUploadable(entry.type, entry.skip_reason);
     if (uploadable) {
       stats_.files++;
       stats_.bytes += entry.size;
     }
     if (IsSkipped(entry.type, entry.skip_reason)) stats_.skipped++;
-
-    if (idx == KnownFiles::kNotFound) {
-      // Remember it only to detect a duplicate Add.
-      KnownFiles::Record r;
-      r.present = true;
-      r.seen = true;
-      known_.Add(entry.rel_path, "", r);
+    if (known == nullptr) {
       if (uploadable) stats_.new_files++;
       writes_.push_back(Write{Op::kInsert, 0, entry, uploadable});
     } else {
-      KnownFiles::Record& k = known_.at(idx);
-      k.seen = true;
+      const Row& k = *known;
       const bool same_stat =
           k.size == U2I(entry.size) && k.mtime_ns == entry.mtime_ns && k.inode == U2I(entry.inode);
-      const bool same_kind =
-          k.type == TypeCode(entry.type) && known_.skip_reason(k) == entry.skip_reason;
+      const bool same_kind = k.type == TypeCode(entry.type) && k.skip_reason == entry.skip_reason;
       if (k.present && same_stat && same_kind) {
         if (uploadable) stats_.unchanged++;
         return Status::OK();  // the common case: nothing to write
@@ -207,43 +349,17 @@ class SqliteScanBatch : public ScanBatch {
     return Status::OK();
   }
 
-  Result<ScanStats> Commit() override {
-    if (!status_.ok()) return status_;
-    if (committed_) return InvalidArgument("scan of " + source_ + " already committed");
-    CK_RETURN_IF_ERROR(Flush());
-    // Entries recorded as present but not seen now are gone.
-    for (size_t i = 0; i < known_.size(); ++i) {
-      const KnownFiles::Record& k = known_.at(i);
-      if (k.seen || !k.present || k.id == 0) continue;
-      if (k.type == TypeCode(EntryType::kFile) && known_.skip_reason(k).empty()) {
-        stats_.removed++;
-      }
-      writes_.push_back(Write{Op::kRemove, k.id, ScanEntry{}, false});
-      if (writes_.size() >= kScanFlushRows) CK_RETURN_IF_ERROR(Flush());
-    }
-    CK_RETURN_IF_ERROR(Flush());
-    committed_ = true;
-    return stats_;
+  Status Remove(const Row& k) {
+    if (k.type == TypeCode(EntryType::kFile) && k.skip_reason.empty()) stats_.removed++;
+    writes_.push_back(Write{Op::kRemove, k.id, ScanEntry{}, false});
+    if (writes_.size() >= kScanFlushRows) return Flush();
+    return Status::OK();
   }
-
- private:
-  enum class Op { kInsert, kUpdate, kRemove };
-  struct Write {
-    Op op;
-    int64_t id;  // files.id for kUpdate / kRemove
-    ScanEntry entry;
-    // kInsert: the entry is uploadable. kUpdate: its content changed, so every
-    // destination row goes back to pending.
-    bool reset_rows;
-  };
 
   Status Flush() {
     if (writes_.empty()) return Status::OK();
     Status st = WriteAll();
-    if (!st.ok()) {
-      status_ = st.WithContext("scan of " + source_);
-      return status_;
-    }
+    if (!st.ok()) return Fail(st);
     writes_.clear();
     return Status::OK();
   }
@@ -329,7 +445,17 @@ class SqliteScanBatch : public ScanBatch {
 
   std::shared_ptr<Core> core_;
   std::string source_;
-  KnownFiles known_;
+  // The merge cursor: page_[pos_] is the next recorded row not yet reached.
+  std::vector<Row> page_;
+  size_t pos_ = 0;
+  bool db_done_ = false;       // page_ holds the last rows
+  std::string page_end_;       // path of the last row read ("" before the first page)
+  std::string last_in_order_;  // the greatest path added so far
+  bool has_last_ = false;
+  // Present rows the cursor passed without a matching entry (gone, or
+  // coming out of order), and the paths added out of order.
+  std::unordered_map<std::string, Row> unseen_;
+  std::unordered_set<std::string> out_of_order_;
   std::vector<Write> writes_;  // not yet flushed
   ScanStats stats_;
   Status status_;  // first flush error; sticky
@@ -375,29 +501,8 @@ class SqliteStore : public StateStore {
     if (core_->scanning.count(source) != 0) {
       return InvalidArgument("a scan of " + source + " is already in progress");
     }
-    KnownFiles known;
-    {
-      // "+source" keeps SQLite from using the (source, rel_path) index: one
-      // sequential pass over the table beats a lookup per row in path order.
-      CK_ASSIGN_OR_RETURN(
-          Stmt st, db().Prepare("SELECT id, rel_path, size, mtime_ns, inode, type, skip_reason, "
-                                "present FROM files WHERE +source = ?1"));
-      st.BindText(1, source);
-      while (true) {
-        CK_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        KnownFiles::Record r;
-        r.id = st.Int(0);
-        r.size = st.Int(2);
-        r.mtime_ns = st.Int(3);
-        r.inode = st.Int(4);
-        r.type = TypeCodeFromName(st.View(5));
-        r.present = st.Int(7) != 0;
-        known.Add(st.View(1), st.View(6), r);
-      }
-    }
     core_->scanning.insert(source);
-    return std::unique_ptr<ScanBatch>(new SqliteScanBatch(core_, source, std::move(known)));
+    return std::unique_ptr<ScanBatch>(new SqliteScanBatch(core_, source));
   }
 
   Result<uint64_t> EnsureDestination(const std::string& destination) override {
@@ -1127,6 +1232,9 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const SqliteOptions& options
   if (options.busy_timeout_ms < 0) {
     return Status(ErrorKind::kConfig, "state database busy timeout must not be negative");
   }
+  if (options.cache_kib < 256) {
+    return Status(ErrorKind::kConfig, "state database cache must be at least 256 KiB");
+  }
   CK_RETURN_IF_ERROR(PrepareFile(options.path));
   auto core = std::make_shared<Core>();
   core->env = env != nullptr ? env : Env::Default();
@@ -1134,9 +1242,9 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const SqliteOptions& options
   SqliteDb& db = *core->db;
   CK_RETURN_IF_ERROR(MigrateSchema(db, SchemaMigrations()));
   CK_RETURN_IF_ERROR(
-      db.Exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-              "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; "
-              "PRAGMA journal_size_limit = 67108864;"));
+      db.Exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -" +
+              std::to_string(options.cache_kib) +
+              "; PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;"));
   CK_ASSIGN_OR_RETURN(int64_t fk, db.QueryInt("PRAGMA foreign_keys"));
   if (fk != 1) return Internal("this SQLite build cannot enforce foreign keys");
   return std::unique_ptr<StateStore>(new SqliteStore(std::move(core)));

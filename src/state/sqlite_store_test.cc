@@ -259,6 +259,12 @@ TEST_F(SqliteStoreTest, RejectsBadOptions) {
   s = OpenSqliteStore(o, &env_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().kind(), ErrorKind::kConfig);
+  o.busy_timeout_ms = 0;
+  o.cache_kib = 100;
+  s = OpenSqliteStore(o, &env_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().kind(), ErrorKind::kConfig);
+  EXPECT_NE(s.status().message().find("cache"), std::string::npos);
 }
 
 TEST_F(SqliteStoreTest, UncreatableDirectoryIsAnIoError) {
@@ -1182,10 +1188,9 @@ TEST_F(SqliteStoreTest, RescanOfUnchangedFilesWritesNothing) {
   entries.reserve(static_cast<size_t>(files));
   for (int i = 0; i < files; ++i) {
     char name[64];
-    // Walk order: one directory at a time, entries within it in hash order.
-    const int in_dir = ((i % 100) * 37) % 100;
+    // Walk order, as the scanner reports it: ascending paths.
     std::snprintf(name, sizeof name, "photos/%04d/%02d/IMG_%07d.jpg", i / 10000, (i / 100) % 100,
-                  (i / 100) * 100 + in_dir);
+                  i);
     entries.push_back(File(name, 1000 + static_cast<uint64_t>(i), 1'600'000'000'000'000'000 + i,
                            static_cast<uint64_t>(i) + 10));
   }
@@ -1244,6 +1249,105 @@ TEST_F(SqliteStoreTest, RescanOfUnchangedFilesWritesNothing) {
       "ms, Counts %.0f ms, ListWork (all pages of 1000) %.0f ms, EnsureDestination with nothing "
       "to add %.0f ms\n",
       files, ms(t1 - t0), ms(t2 - t1), ms(t4 - t3), ms(t6 - t5), ms(t8 - t7), ms(t9 - t8));
+}
+
+// The scan is a merge join in path order; entries out of order (an
+// unreadable directory is recorded after the entries that sort between
+// "name" and "name/") must give exactly the same result, across pages of rows.
+TEST_F(SqliteStoreTest, EntriesOutOfOrderGiveTheSameResultAsSorted) {
+  auto open = [&](const std::string& file) {
+    SqliteOptions o;
+    o.path = dir_.File(file);
+    auto s = OpenSqliteStore(o, &env_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return std::move(s).value();
+  };
+  auto run = [](StateStore* store, const std::vector<ScanEntry>& entries) {
+    auto batch = store->BeginScan(kSrc);
+    EXPECT_TRUE(batch.ok());
+    for (const auto& e : entries) EXPECT_TRUE((*batch)->Add(e).ok()) << e.rel_path;
+    auto stats = (*batch)->Commit();
+    EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+    return stats.ok() ? *stats : ScanStats{};
+  };
+  // 6,000 entries: more than two pages of rows.
+  std::vector<ScanEntry> gen1;
+  for (int i = 0; i < 6000; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "d%02d/f%05d", i % 37, i);
+    gen1.push_back(File(name, static_cast<uint64_t>(i), 1000 + i, static_cast<uint64_t>(i)));
+  }
+  gen1.push_back(Other("d05", EntryType::kDirectory, "permission denied: cannot list directory"));
+  std::sort(gen1.begin(), gen1.end(),
+            [](const ScanEntry& a, const ScanEntry& b) { return a.rel_path < b.rel_path; });
+  // Generation 2: every 7th removed, every 11th changed, 500 new ones, and
+  // files that were removed in generation 1 -> 2 come back in 3.
+  std::vector<ScanEntry> gen2, gen3;
+  for (size_t i = 0; i < gen1.size(); ++i) {
+    ScanEntry e = gen1[i];
+    if (i % 7 == 0) {
+      gen3.push_back(e);
+      continue;
+    }
+    if (i % 11 == 0) e.size += 1;
+    gen2.push_back(e);
+    gen3.push_back(e);
+  }
+  for (int i = 0; i < 500; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "d%02d/new%04d", i % 40, i);
+    gen2.push_back(File(name, 7, 7, 7));
+  }
+  std::sort(gen2.begin(), gen2.end(),
+            [](const ScanEntry& a, const ScanEntry& b) { return a.rel_path < b.rel_path; });
+  std::sort(gen3.begin(), gen3.end(),
+            [](const ScanEntry& a, const ScanEntry& b) { return a.rel_path < b.rel_path; });
+
+  auto sorted = open("sorted.db");
+  auto shuffled = open("shuffled.db");
+  std::mt19937 rng(42);
+  for (const auto* gen : {&gen1, &gen2, &gen3}) {
+    std::vector<ScanEntry> mixed = *gen;
+    // Mostly in order, with runs moved around, as well as fully shuffled.
+    for (size_t i = 0; i + 40 < mixed.size(); i += 97) {
+      std::rotate(mixed.begin() + static_cast<long>(i), mixed.begin() + static_cast<long>(i) + 25,
+                  mixed.begin() + static_cast<long>(i) + 40);
+    }
+    std::shuffle(mixed.end() - 300, mixed.end(), rng);
+    ScanStats a = run(sorted.get(), *gen);
+    ScanStats b = run(shuffled.get(), mixed);
+    EXPECT_STATS(b, a);
+    ASSERT_EQ(sorted->EnsureDestination("d1").value(), shuffled->EnsureDestination("d1").value());
+  }
+  RawDb ra(dir_.File("sorted.db")), rb(dir_.File("shuffled.db"));
+  const std::string q =
+      "SELECT group_concat(hex(rel_path) || ':' || size || ':' || present || ':' || type, ',') "
+      "FROM (SELECT * FROM files ORDER BY rel_path)";
+  EXPECT_EQ(ra.Text(q), rb.Text(q));
+  const std::string qd = "SELECT count(*) || '/' || sum(status = 'pending') FROM file_dest";
+  EXPECT_EQ(ra.Text(qd), rb.Text(qd));
+  EXPECT_EQ(ra.Int("SELECT count(*) FROM files WHERE present = 1"),
+            static_cast<int64_t>(gen3.size()));
+}
+
+TEST_F(SqliteStoreTest, DuplicateEntriesAreRejectedInAndOutOfOrder) {
+  // "b" twice in a row; "a" after "b" twice; "b" again after "c"; a
+  // recorded row matched in order, then again out of order.
+  Scan({File("k", 1)});
+  auto batch = store_->BeginScan(kSrc);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_TRUE((*batch)->Add(File("b", 1)).ok());
+  EXPECT_EQ((*batch)->Add(File("b", 1)).kind(), ErrorKind::kInvalidArgument);
+  ASSERT_TRUE((*batch)->Add(File("c", 1)).ok());
+  ASSERT_TRUE((*batch)->Add(File("a", 1)).ok());
+  EXPECT_EQ((*batch)->Add(File("a", 1)).kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ((*batch)->Add(File("b", 1)).kind(), ErrorKind::kInvalidArgument);
+  ASSERT_TRUE((*batch)->Add(File("k", 1)).ok());
+  ASSERT_TRUE((*batch)->Add(File("z", 1)).ok());
+  EXPECT_EQ((*batch)->Add(File("k", 1)).kind(), ErrorKind::kInvalidArgument);
+  auto stats = (*batch)->Commit();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_STATS(*stats, Stats(5, 5, 4, 0, 1, 0, 0));
 }
 
 // ---------------------------------------------------------------------------
