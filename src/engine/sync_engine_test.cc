@@ -1,4 +1,5 @@
 #include "engine/sync_engine.h"
+#include "state/state_test_util.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -147,6 +148,36 @@ TEST_F(EngineTest, UploadEventsTellNewAndReplacedObjects) {
   EXPECT_EQ(events[0].size, 10u);
   EXPECT_EQ(events[0].replaced_key, "host/a");
   EXPECT_EQ(events[0].replaced_size, 5u);
+}
+
+// Confirmed uploads are recorded in groups; each event is reported only after
+// its file is recorded synced, and every file ends synced (groups of
+// kGroupRows, partial groups by the timer, the rest when the run ends).
+TEST_F(EngineTest, ConfirmedUploadsAreRecordedInGroupsBeforeTheirEvents) {
+  const int n = 700;
+  for (int i = 0; i < n; ++i) Write("g/" + std::to_string(i), Random(10, static_cast<uint32_t>(i)));
+  auto mem = MakeMemory("m");
+  std::mutex mu;
+  int events = 0, not_yet_synced = 0;
+  EngineOptions o;
+  o.on_uploaded = [&](const UploadEvent& e) {
+    auto st = store_->GetStatus(src_, e.key.substr(5), "m");  // "host/" + rel
+    std::lock_guard<std::mutex> l(mu);
+    ++events;
+    if (!st.ok() || *st != SyncStatus::kSynced) ++not_yet_synced;
+  };
+  ck::testing::RawDb raw(root_ + "/state.db");
+  const int64_t before = raw.Int("SELECT count(*) FROM file_dest");
+  auto r = RunSync({Dest("m", mem.get())}, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(before, 0);
+  EXPECT_EQ(events, n);
+  EXPECT_EQ(not_yet_synced, 0);
+  EXPECT_EQ(r->destinations[0].uploaded_files, static_cast<uint64_t>(n));
+  EXPECT_EQ(r->destinations[0].synced_files, static_cast<uint64_t>(n));
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM file_dest WHERE status = 'synced'"), n);
+  // No single-request upload went through `uploading`.
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM file_dest WHERE last_attempt_us <> 0"), 0);
 }
 
 TEST_F(EngineTest, SecondRunSendsNothingAndChangesUploadExactlyThose) {

@@ -596,6 +596,33 @@ class SqliteStore : public StateStore {
     std::lock_guard<std::mutex> lock(core_->mu);
     Transaction txn(&db());
     CK_RETURN_IF_ERROR(txn.Begin());
+    CK_RETURN_IF_ERROR(MarkSyncedLocked(file_id, destination, info, now));
+    return txn.Commit();
+  }
+
+  Result<size_t> MarkSyncedMany(const std::string& destination,
+                                const std::vector<SyncedRecord>& records) override {
+    if (records.empty()) return size_t{0};
+    const int64_t now = core_->env->NowMicros();
+    std::lock_guard<std::mutex> lock(core_->mu);
+    Transaction txn(&db());
+    CK_RETURN_IF_ERROR(txn.Begin());
+    size_t missing = 0;
+    for (const SyncedRecord& r : records) {
+      Status st = MarkSyncedLocked(r.file_id, destination, r.info, now);
+      if (st.kind() == ErrorKind::kNotFound) {
+        ++missing;
+        continue;
+      }
+      CK_RETURN_IF_ERROR(st);
+    }
+    CK_RETURN_IF_ERROR(txn.Commit());
+    return missing;
+  }
+
+  // MarkSynced's work inside the caller's transaction.
+  Status MarkSyncedLocked(int64_t file_id, const std::string& destination, const SyncedInfo& info,
+                          int64_t now) {
     {
       CK_ASSIGN_OR_RETURN(
           Stmt st,
@@ -635,7 +662,7 @@ class SqliteStore : public StateStore {
         if (!exists) return RowNotFound(file_id, destination);
       }
     }
-    return txn.Commit();
+    return Status::OK();
   }
 
   Status MarkFailed(int64_t file_id, const std::string& destination, ErrorKind kind,

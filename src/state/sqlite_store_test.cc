@@ -599,6 +599,33 @@ TEST_F(SqliteStoreTest, StateMachine) {
   EXPECT_EQ(store_->GetStatus("/other", "ok", "d1").status().kind(), ErrorKind::kNotFound);
 }
 
+TEST_F(SqliteStoreTest, MarkSyncedManyRecordsAGroupInOneTransaction) {
+  Scan({File("a", 10, 100, 1), File("b", 20, 200, 2), File("c", 30, 300, 3)});
+  Ensure("d1");
+  Ensure("d2");
+  ASSERT_TRUE(store_->MarkSynced(Id("c"), "d2", InfoFor(30, 300, 3)).ok());
+  RawDb raw(path_);
+  const int64_t version = raw.Int("PRAGMA data_version");
+  std::vector<SyncedRecord> group = {
+      {Id("a"), InfoFor(10, 100, 1)},
+      {Id("b"), InfoFor(21, 200, 2)},  // not the recorded version: stays pending
+      {999, InfoFor(1, 1, 1)},         // unknown: skipped
+      {Id("c"), InfoFor(30, 300, 3)},
+  };
+  group[0].info.key = "k/a";
+  auto missing = store_->MarkSyncedMany("d1", group);
+  ASSERT_TRUE(missing.ok()) << missing.status().ToString();
+  EXPECT_EQ(*missing, 1u);
+  EXPECT_EQ(raw.Int("PRAGMA data_version"), version + 1);  // one commit
+  EXPECT_EQ(StatusOf("a"), "synced");
+  EXPECT_EQ(Col(Id("a"), "d1", "remote_key"), "k/a");
+  EXPECT_EQ(StatusOf("b"), "pending");
+  EXPECT_EQ(StatusOf("c"), "synced");
+  EXPECT_EQ(StatusOf("a", "d2"), "pending");  // other destinations untouched
+  EXPECT_EQ(*store_->MarkSyncedMany("d1", {}), 0u);
+  EXPECT_EQ(CountsFor("d1").synced_files, 2u);
+}
+
 TEST_F(SqliteStoreTest, MarkSyncedWithStaleStatStaysPending) {
   Scan({File("f", 10, 100, 7)});
   Ensure("d1");

@@ -4,7 +4,9 @@
 //
 // Per (file, destination) the status is one of:
 //   pending   - must be uploaded (new, changed, or re-queued)
-//   uploading - an upload started and has not finished (reset to pending on start-up)
+//   uploading - a multipart upload started and has not finished (reset to
+//               pending on start-up); single-request uploads keep their row
+//               pending (or failed) until they are confirmed
 //   synced    - the destination confirmed the bytes (checksum) of the recorded version
 //   failed    - the last attempt failed; error kind and message say why
 // All methods are thread-safe (calls are serialised internally).
@@ -83,6 +85,11 @@ struct SyncedInfo {
   std::string md5_hex;
   std::string sha256_hex;
   std::string sha1_hex;  // may be empty
+};
+
+struct SyncedRecord {
+  int64_t file_id = 0;
+  SyncedInfo info;
 };
 
 struct MultipartState {
@@ -172,11 +179,18 @@ class StateStore {
   virtual Result<std::vector<WorkItem>> ListWork(const std::string& destination, int max_attempts,
                                                  int64_t after_id, size_t limit) = 0;
 
+  // The row is in the middle of a multipart upload (see `uploading`).
   virtual Status MarkUploading(int64_t file_id, const std::string& destination) = 0;
   // Records a confirmed upload. If the file's recorded size/mtime/inode differ from
   // info (it changed since), the row stays pending instead.
   virtual Status MarkSynced(int64_t file_id, const std::string& destination,
                             const SyncedInfo& info) = 0;
+  // MarkSynced for many files of one destination in one transaction (group
+  // commit: a write transaction costs far more than a row). Rows whose file
+  // or destination row no longer exists are skipped; returns how many were.
+  // Any other error rolls the whole group back.
+  virtual Result<size_t> MarkSyncedMany(const std::string& destination,
+                                        const std::vector<SyncedRecord>& records) = 0;
   // Increments attempts and records the error (kind name + message).
   virtual Status MarkFailed(int64_t file_id, const std::string& destination, ErrorKind kind,
                             const std::string& message) = 0;
