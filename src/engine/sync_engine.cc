@@ -228,16 +228,17 @@ void SyncEngine::DestinationRun::Fail(const WorkItem& item, const Status& st) {
 }
 
 void SyncEngine::DestinationRun::RecordSynced(Confirmed c) {
-  bool full;
+  bool first, full;
   {
     std::lock_guard<std::mutex> l(synced_mu_);
+    first = synced_.empty();
     synced_.push_back(std::move(c));
     full = synced_.size() >= kGroupRows;
   }
   if (full) {
     FlushSynced();
-  } else {
-    synced_cv_.notify_one();
+  } else if (first) {
+    synced_cv_.notify_one();  // the flusher waits for a first record only
   }
 }
 
