@@ -164,10 +164,16 @@ Result<ListPage> B2Destination::List(const ListOptions& opts) {
   r.prefix = opts.prefix;
   r.delimiter = opts.delimiter;
   r.start_file_name = opts.continuation_token;
+  // B2's startFileName is inclusive; start_after is not: start at that name
+  // and drop it from the answer. Only on the first request (the token, a
+  // nextFileName, is where the following pages start).
+  const bool after = opts.continuation_token.empty() && !opts.start_after.empty();
+  if (after) r.start_file_name = opts.start_after;
   r.max_file_count = std::clamp(opts.max_keys, 1, 10000);
   CK_ASSIGN_OR_RETURN(B2FileList res, client_->ListFileNames(r));
   ListPage page;
   for (auto& f : res.files) {
+    if (after && f.file_name == opts.start_after && f.action != "folder") continue;
     if (f.action == "folder") {
       page.common_prefixes.push_back(std::move(f.file_name));
     } else if (f.action == "upload" || f.action.empty()) {

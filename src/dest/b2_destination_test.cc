@@ -200,6 +200,49 @@ TEST(B2DestinationTest, ListMapsFoldersAndContinuation) {
   EXPECT_EQ(b2["maxFileCount"], 10000);
 }
 
+// start_after is exclusive, B2's startFileName inclusive: the destination
+// starts at that name and drops it; the following pages use nextFileName.
+TEST(B2DestinationTest, ListStartAfterIsExclusiveAndOnlyOnTheFirstRequest) {
+  FakeTransport t;
+  auto d = MakeDest(&t);
+  t.Reply(200, AuthReply("acct"));
+  t.Reply(200, R"({"files":[
+      {"action":"upload","fileId":"i1","fileName":"p/b","contentLength":1},
+      {"action":"upload","fileId":"i2","fileName":"p/c","contentLength":2}],
+    "nextFileName":"p/d"})");
+  auto page = d->List({.prefix = "p/", .max_keys = 2, .start_after = "p/b"});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 1u) << "the name equal to start_after is dropped";
+  EXPECT_EQ(page->objects[0].key, "p/c");
+  EXPECT_EQ(page->next_continuation_token, "p/d");
+  json b = json::parse(t.request(1).body);
+  EXPECT_EQ(b["startFileName"], "p/b");
+  EXPECT_EQ(b["prefix"], "p/");
+
+  // A start_after that is not a stored name: nothing to drop.
+  t.Reply(200, R"({"files":[
+      {"action":"upload","fileId":"i3","fileName":"p/bb","contentLength":1}],
+    "nextFileName":null})");
+  auto other = d->List({.prefix = "p/", .max_keys = 2, .start_after = "p/ba"});
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->objects.size(), 1u);
+  EXPECT_EQ(other->objects[0].key, "p/bb");
+  EXPECT_EQ(json::parse(t.request(2).body)["startFileName"], "p/ba");
+
+  // With a continuation token the token decides where the page starts, and a
+  // name equal to start_after is an ordinary name again.
+  t.Reply(200, R"({"files":[
+      {"action":"upload","fileId":"i4","fileName":"p/d","contentLength":4}],
+    "nextFileName":null})");
+  auto next =
+      d->List({.prefix = "p/", .continuation_token = "p/d", .max_keys = 2, .start_after = "p/d"});
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->objects.size(), 1u);
+  EXPECT_EQ(next->objects[0].key, "p/d");
+  EXPECT_EQ(next->next_continuation_token, "");
+  EXPECT_EQ(json::parse(t.request(3).body)["startFileName"], "p/d");
+}
+
 TEST(B2DestinationTest, DeleteRemovesEveryVersionAcrossPages) {
   FakeTransport t;
   auto d = MakeDest(&t);

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "dest/factory.h"
 #include "dest/memory_destination.h"
 
 namespace ck {
@@ -123,6 +124,36 @@ TEST(ConcurrencyLimitedDestinationTest, NeverExceedsLimit) {
   EXPECT_LE(peak.load(), 3);
   EXPECT_GE(peak.load(), 2);
   EXPECT_EQ(raw->calls("Check"), 12u);
+}
+
+// Every decorator passes ListOptions on whole (start_after included), even
+// when a retry repeats the request.
+TEST(DecoratorStackTest, ForwardsEveryListOption) {
+  NoSleepEnv env;
+  auto mem = std::make_unique<MemoryDestination>();
+  auto* raw = mem.get();
+  for (const char* k : {"p/a", "p/b", "p/c", "p/d", "q/a"}) {
+    MemoryBody body("x");
+    ASSERT_TRUE(raw->Put({.key = k, .body = &body, .md5 = Md5("x")}).ok());
+  }
+  int fails = 1;
+  raw->set_fault_hook([&](std::string_view op, const std::string&) {
+    if (op == "List" && fails > 0) {
+      --fails;
+      return Status(ErrorKind::kTransient, "scripted");
+    }
+    return Status::OK();
+  });
+  auto metrics = std::make_shared<DestinationMetrics>();
+  auto d = Decorate(std::move(mem), metrics, RetryPolicy{}, 2, &env, nullptr);
+  auto page = d->List({.prefix = "p/", .max_keys = 2, .start_after = "p/a"});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "p/b");
+  EXPECT_EQ(page->objects[1].key, "p/c");
+  EXPECT_EQ(page->next_continuation_token, "p/c");
+  EXPECT_EQ(raw->calls("List"), 2u) << "retried once";
+  EXPECT_EQ(metrics->Calls(DestOp::kList), 2u);
 }
 
 }  // namespace

@@ -69,6 +69,12 @@ struct ListOptions {
   std::string delimiter;           // "" = flat listing
   std::string continuation_token;  // "" = from the start
   int max_keys = 1000;             // the backend may cap it
+  // Only keys strictly greater than this ("" = from the start), like S3's
+  // start-after. Every backend supports it (no capability flag). It applies to
+  // the first request of a listing: with a continuation token the token decides
+  // where the page starts (S3 ignores start-after then), so callers set it on
+  // the first request only. Billed like any list request.
+  std::string start_after;
 };
 
 struct ListPage {

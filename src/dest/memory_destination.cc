@@ -114,6 +114,10 @@ Result<ListPage> MemoryDestination::List(const ListOptions& opts) {
   int max = opts.max_keys <= 0 ? 1000 : std::min(opts.max_keys, 1000);
   auto it = opts.continuation_token.empty() ? objects_.lower_bound(opts.prefix)
                                             : objects_.upper_bound(opts.continuation_token);
+  // start-after counts on the first request only (S3 ignores it with a token).
+  if (opts.continuation_token.empty() && !opts.start_after.empty() &&
+      opts.start_after >= opts.prefix)
+    it = objects_.upper_bound(opts.start_after);
   std::string last;
   int n = 0;
   for (; it != objects_.end(); ++it) {

@@ -86,6 +86,9 @@ Result<ListPage> S3Destination::List(const ListOptions& opts) {
   r.prefix = opts.prefix;
   r.delimiter = opts.delimiter;
   r.continuation_token = opts.continuation_token;
+  // Only on the first request: S3 ignores start-after once a token is given,
+  // and not every S3-compatible server is known to.
+  if (opts.continuation_token.empty()) r.start_after = opts.start_after;
   r.max_keys = opts.max_keys;
   CK_ASSIGN_OR_RETURN(S3ListObjectsResult res, client_->ListObjectsV2(r));
   ListPage page;

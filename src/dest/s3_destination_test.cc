@@ -154,6 +154,27 @@ TEST(S3DestinationTest, HeadListGetDelete) {
   EXPECT_EQ(d->Head("gone").status().kind(), ErrorKind::kNotFound);
 }
 
+TEST(S3DestinationTest, ListSendsStartAfterOnTheFirstRequestOnly) {
+  Script s;
+  auto d = MakeDest(&s);
+  const std::string empty = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+  s.Reply(200, empty);
+  ListOptions lo;
+  lo.prefix = "p/";
+  lo.start_after = "p/k 1";
+  ASSERT_TRUE(d->List(lo).ok());
+  EXPECT_NE(s.requests.back().url.find("start-after=p%2Fk%201"), std::string::npos)
+      << s.requests.back().url;
+  s.Reply(200, empty);
+  lo.continuation_token = "tok";
+  ASSERT_TRUE(d->List(lo).ok());
+  EXPECT_EQ(s.requests.back().url.find("start-after"), std::string::npos) << s.requests.back().url;
+  EXPECT_NE(s.requests.back().url.find("continuation-token=tok"), std::string::npos);
+  s.Reply(200, empty);
+  ASSERT_TRUE(d->List(ListOptions{}).ok());
+  EXPECT_EQ(s.requests.back().url.find("start-after"), std::string::npos) << "none when empty";
+}
+
 TEST(S3DestinationTest, Multipart) {
   Script s;
   auto d = MakeDest(&s);

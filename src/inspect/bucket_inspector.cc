@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <system_error>
 
 #include "inspect/time_format.h"
 #include "util/encoding.h"
@@ -83,11 +84,36 @@ std::string FailureMessage(const std::string& name, const std::string& bucket, c
   }
 }
 
+bool HasPrefix(const std::string& key, const std::string& prefix) {
+  return key.compare(0, prefix.size(), prefix) == 0;
+}
+
 }  // namespace
+
+Status ValidateInspectorOptions(const InspectorOptions& o) {
+  if (o.list_parallelism < 1 || o.list_parallelism > InspectorOptions::kMaxListParallelism)
+    return InvalidArgument("inspector option list_parallelism must be 1.." +
+                           std::to_string(InspectorOptions::kMaxListParallelism) + ", not " +
+                           std::to_string(o.list_parallelism));
+  if (o.s3_max_keys < 1)
+    return InvalidArgument("inspector option s3_max_keys must be at least 1, not " +
+                           std::to_string(o.s3_max_keys));
+  if (o.b2_max_keys < 1)
+    return InvalidArgument("inspector option b2_max_keys must be at least 1, not " +
+                           std::to_string(o.b2_max_keys));
+  return Status::OK();
+}
 
 BucketInspector::BucketInspector(const std::vector<DestinationHandle>& dests, StateStore* store,
                                  Env* env, InspectorOptions options)
     : store_(store), env_(env), opts_(std::move(options)) {
+  if (Status st = ValidateInspectorOptions(opts_); !st.ok()) {
+    spdlog::warn("{}; using the nearest valid value", st.message());
+    opts_.list_parallelism =
+        std::clamp(opts_.list_parallelism, 1, InspectorOptions::kMaxListParallelism);
+    opts_.s3_max_keys = std::max(opts_.s3_max_keys, 1);
+    opts_.b2_max_keys = std::max(opts_.b2_max_keys, 1);
+  }
   int64_t now = env_->NowMicros();
   for (const auto& h : dests) {
     auto e = std::make_unique<Entry>();
@@ -180,8 +206,9 @@ void BucketInspector::StartListing(Entry& e, std::vector<std::thread>* finished)
   if (e.worker.joinable()) finished->push_back(std::move(e.worker));
   e.listing = true;
   e.listings++;
-  e.cursor_set = false;
-  e.cursor.clear();
+  // One range that has listed nothing yet, until RunListing knows the split points.
+  e.splits.clear();
+  e.ranges.assign(1, RangeCursor{});
   e.undecided.clear();
   e.missed.clear();
   Entry* p = &e;
@@ -253,45 +280,141 @@ void BucketInspector::RunProbe(Entry* e) {
   }
 }
 
-void BucketInspector::RunListing(Entry* e) {
-  SteadyTime t0 = env_->SteadyNow();
-  uint64_t files = 0, bytes = 0, pages = 0;
+std::vector<std::string> BucketInspector::SplitPoints(const Entry& e) {
+  if (opts_.list_parallelism <= 1 || store_ == nullptr) return {};
+  // Worth it only for a bucket of several pages: the database's count of
+  // synced keys says how many pages to expect (Counts() is cached, and the
+  // status document reads it anyway).
+  auto counts = store_->Counts();
+  if (!counts.ok()) {
+    spdlog::debug("bucket query destination={} op=list sequential: no count of synced keys: {}",
+                  e.name, counts.status().ToString());
+    return {};
+  }
+  uint64_t synced = 0;
+  for (const auto& c : *counts)
+    if (c.destination == e.name) synced = c.synced_files;
+  const uint64_t ranges = std::min<uint64_t>(static_cast<uint64_t>(opts_.list_parallelism),
+                                             synced / static_cast<uint64_t>(e.max_keys));
+  if (ranges < 2) return {};
+  auto sample = store_->SampleSyncedKeys(e.name, ranges - 1);
+  if (!sample.ok()) {
+    spdlog::debug("bucket query destination={} op=list sequential: no split points: {}", e.name,
+                  sample.status().ToString());
+    return {};
+  }
+  // Only keys under the prefix, strictly increasing, and no more than asked
+  // for (each range may cost one extra request).
+  std::vector<std::string> splits;
+  for (const auto& k : *sample) {
+    if (splits.size() + 1 >= ranges) break;
+    if (k.empty() || !HasPrefix(k, e.prefix)) continue;
+    if (!splits.empty() && k <= splits.back()) continue;
+    splits.push_back(k);
+  }
+  return splits;
+}
+
+size_t BucketInspector::RangeOf(const Entry& e, const std::string& key) {
+  // Range i holds (splits[i-1], splits[i]]: i = the number of split points < key.
+  return static_cast<size_t>(std::lower_bound(e.splits.begin(), e.splits.end(), key) -
+                             e.splits.begin());
+}
+
+Status BucketInspector::ListRange(Entry* e, const std::vector<std::string>& splits, size_t i,
+                                  const std::atomic<bool>& abort, uint64_t* files, uint64_t* bytes,
+                                  uint64_t* pages) {
+  const std::string* lower = i > 0 ? &splits[i - 1] : nullptr;
+  const std::string* upper = i < splits.size() ? &splits[i] : nullptr;
   ListOptions lo;
   lo.prefix = e->prefix;
   lo.max_keys = e->max_keys;
-  Status st;
+  if (lower != nullptr) lo.start_after = *lower;
   while (true) {
-    if (stopping_.load()) {
-      st = Status(ErrorKind::kCancelled, "inspector shutting down");
-      break;
-    }
+    if (stopping_.load()) return Status(ErrorKind::kCancelled, "inspector shutting down");
+    if (abort.load()) return Status(ErrorKind::kCancelled, "another key range failed");
     auto page = e->dest->List(lo);
-    ++pages;
+    ++*pages;
     {
       std::lock_guard<std::mutex> l(mu_);
       e->pages++;
     }
-    if (!page.ok()) {
-      st = page.status();
-      break;
-    }
+    if (!page.ok()) return page.status();
+    bool beyond = false;  // the page reaches past this range: the next range lists the rest
     for (const auto& o : page->objects) {
-      if (o.key.compare(0, e->prefix.size(), e->prefix) != 0) continue;
-      ++files;
-      bytes += o.size;
+      if (upper != nullptr && o.key > *upper) {
+        beyond = true;
+        continue;
+      }
+      if (!HasPrefix(o.key, e->prefix)) continue;
+      if (lower != nullptr && o.key <= *lower) continue;  // a server that ignored start_after
+      ++*files;
+      *bytes += o.size;
     }
-    bool last = page->next_continuation_token.empty();
-    if (!last && page->next_continuation_token == lo.continuation_token) {
-      st = Status(ErrorKind::kPermanent, "the listing did not advance (same continuation token)");
-      break;
-    }
+    const bool last = page->next_continuation_token.empty();
+    const bool done = last || beyond;
+    if (!done && page->next_continuation_token == lo.continuation_token)
+      return Status(ErrorKind::kPermanent, "the listing did not advance (same continuation token)");
     {
       std::lock_guard<std::mutex> l(mu_);
-      DecideChanges(*e, page->objects, last, page->objects.empty() ? "" : page->objects.back().key);
+      DecideChanges(*e, i, page->objects, done,
+                    page->objects.empty() ? "" : page->objects.back().key);
     }
-    if (last) break;
+    if (done) return Status::OK();
     lo.continuation_token = page->next_continuation_token;
+    lo.start_after.clear();
   }
+}
+
+void BucketInspector::RunListing(Entry* e) {
+  SteadyTime t0 = env_->SteadyNow();
+  const std::vector<std::string> splits = SplitPoints(*e);
+  const size_t n = splits.size() + 1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // No range has listed anything yet, so every change recorded so far stays undecided.
+    e->splits = splits;
+    e->ranges.assign(n, RangeCursor{});
+  }
+  struct RangeResult {
+    uint64_t files = 0, bytes = 0, pages = 0;
+    Status st;
+  };
+  std::vector<RangeResult> results(n);
+  std::atomic<bool> abort{false};
+  std::mutex first_mu;
+  std::optional<Status> first_error;  // the first range to fail decides the outcome
+  auto run = [&](size_t i) {
+    RangeResult& r = results[i];
+    r.st = ListRange(e, splits, i, abort, &r.files, &r.bytes, &r.pages);
+    if (!r.st.ok() && !abort.exchange(true)) {
+      std::lock_guard<std::mutex> l(first_mu);
+      first_error = r.st;
+    }
+  };
+  std::vector<std::thread> threads;
+  std::vector<size_t> inline_ranges;  // no thread could be started for these
+  for (size_t i = 1; i < n; ++i) {
+    try {
+      threads.emplace_back(run, i);
+    } catch (const std::system_error& ex) {
+      spdlog::debug("bucket query destination={} op=list range={} runs inline: {}", e->name, i,
+                    ex.what());
+      inline_ranges.push_back(i);
+    }
+  }
+  run(0);
+  for (size_t i : inline_ranges) run(i);
+  JoinAll(&threads);
+
+  uint64_t files = 0, bytes = 0, pages = 0;
+  for (const auto& r : results) {
+    files += r.files;
+    bytes += r.bytes;
+    pages += r.pages;
+  }
+  Status st;
+  if (first_error) st = *first_error;
   SteadyTime t1 = env_->SteadyNow();
   double ms = MillisBetween(t0, t1);
   int64_t now_us = env_->NowMicros();
@@ -322,36 +445,41 @@ void BucketInspector::RunListing(Entry* e) {
       // Not the figures themselves: they move on with every confirmed upload,
       // while this message describes the check.
       e->diag.message = Where(e->bucket, e->prefix) + " is reachable; fully listed with " +
-                        std::to_string(pages) + (pages == 1 ? " request" : " requests");
+                        std::to_string(pages) + (pages == 1 ? " request" : " requests") +
+                        (n > 1 ? " in " + std::to_string(n) + " parallel key ranges" : "");
     } else if (st.kind() != ErrorKind::kCancelled) {
       e->fig.stale = e->fig.known;
       e->diag.state = ConnectionStateForError(st.kind());
       e->diag.message = FailureMessage(e->name, e->bucket, st);
     }
-    e->cursor_set = false;
-    e->cursor.clear();
+    e->splits.clear();
+    e->ranges.assign(1, RangeCursor{});
     e->undecided.clear();
     e->missed.clear();
   }
   done_cv_.notify_all();
   if (st.ok()) {
     spdlog::info(
-        "bucket query destination={} op=list pages={} objects={} bytes={} ms={:.1f} outcome=ok",
-        e->name, pages, files, bytes, ms);
+        "bucket query destination={} op=list ranges={} pages={} objects={} bytes={} ms={:.1f} "
+        "outcome=ok",
+        e->name, n, pages, files, bytes, ms);
     if (opts_.on_listed) opts_.on_listed(e->name, files, bytes, ms);
   } else if (st.kind() != ErrorKind::kCancelled) {
-    spdlog::warn("bucket query destination={} op=list pages={} ms={:.1f} outcome={} error=\"{}\"",
-                 e->name, pages, ms, ErrorKindName(st.kind()), PrintableName(st.message()));
+    spdlog::warn(
+        "bucket query destination={} op=list ranges={} pages={} ms={:.1f} outcome={} "
+        "error=\"{}\"",
+        e->name, n, pages, ms, ErrorKindName(st.kind()), PrintableName(st.message()));
   }
 }
 
-void BucketInspector::DecideChanges(Entry& e, const std::vector<ObjectInfo>& objects,
-                                    bool last_page, const std::string& page_last_key) {
-  // The page covers the keys in (cursor, page_last_key], or everything left
-  // when it is the last one. A covered change was seen by the listing if the
-  // page shows the state it (or a later change of the same key) left.
+void BucketInspector::DecideChanges(Entry& e, size_t range, const std::vector<ObjectInfo>& objects,
+                                    bool range_done, const std::string& page_last_key) {
+  // The page covers the keys of its range in (cursor, page_last_key], or all
+  // the range has left when the range ends with it. A covered change was seen
+  // by the listing if the page shows the state it (or a later change of the
+  // same key) left. Changes in other ranges are for their own pages to decide.
   auto covered = [&](const std::string& key) {
-    return last_page || (!objects.empty() && key <= page_last_key);
+    return RangeOf(e, key) == range && (range_done || (!objects.empty() && key <= page_last_key));
   };
   std::map<std::string, std::vector<const Change*>> groups;
   std::vector<Change> keep;
@@ -378,10 +506,12 @@ void BucketInspector::DecideChanges(Entry& e, const std::vector<ObjectInfo>& obj
     for (size_t i = seen; i < changes.size(); ++i) e.missed.push_back(*changes[i]);
   }
   e.undecided = std::move(keep);
+  RangeCursor& r = e.ranges[range];
   if (!objects.empty()) {
-    e.cursor = page_last_key;
-    e.cursor_set = true;
+    r.cursor = page_last_key;
+    r.cursor_set = true;
   }
+  if (range_done) r.done = true;
 }
 
 void BucketInspector::ApplyChange(Entry& e, Change c) {
@@ -391,7 +521,10 @@ void BucketInspector::ApplyChange(Entry& e, Change c) {
     e.fig.as_of_us = env_->NowMicros();
   }
   if (e.listing) {
-    if (e.cursor_set && c.key <= e.cursor)
+    // Missed when the range holding the key has already listed past it (or
+    // to its end); otherwise one of its coming pages decides.
+    const RangeCursor& r = e.ranges[RangeOf(e, c.key)];
+    if (r.done || (r.cursor_set && c.key <= r.cursor))
       e.missed.push_back(std::move(c));
     else
       e.undecided.push_back(std::move(c));
@@ -400,7 +533,7 @@ void BucketInspector::ApplyChange(Entry& e, Change c) {
 
 void BucketInspector::OnUploaded(const UploadEvent& event) {
   Entry* e = Find(event.destination);
-  if (e == nullptr || event.key.compare(0, e->prefix.size(), e->prefix) != 0) return;
+  if (e == nullptr || !HasPrefix(event.key, e->prefix)) return;
   Change c;
   c.key = event.key;
   c.present = true;
@@ -422,7 +555,7 @@ void BucketInspector::OnUploaded(const UploadEvent& event) {
 void BucketInspector::OnDeleted(const std::string& destination, const std::string& key,
                                 uint64_t size) {
   Entry* e = Find(destination);
-  if (e == nullptr || key.compare(0, e->prefix.size(), e->prefix) != 0) return;
+  if (e == nullptr || !HasPrefix(key, e->prefix)) return;
   Change c;
   c.key = key;
   c.present = false;

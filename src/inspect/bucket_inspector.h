@@ -24,6 +24,17 @@
 // listings are in ascending key order, so for each change the inspector knows
 // whether the listing saw it.
 //
+// A large bucket is listed as several key ranges in parallel (list_parallelism):
+// the split points are keys the state database says were uploaded there
+// (StateStore::SampleSyncedKeys), range 0 is every key <= s1, range i the keys
+// in (s_i, s_i+1], the last range the keys > s_last. Each range is listed by its
+// own thread (start_after = s_i, then continuation tokens) and stops at the
+// first page that is the last one or reaches past its upper bound, so it costs
+// at most one request more than its share of a sequential listing. Split points
+// are only a guess about where keys are: bad ones (missing keys, wrong order)
+// cost requests, never exactness. Reconciliation works per range: a change to
+// key k was seen iff the range holding k has listed past k (or finished).
+//
 // Time comes from the Env (NowMicros for timestamps, SteadyNow for ages), so
 // tests control the clock. Waiting for a listing (max_wait) is real time.
 // All methods are thread-safe.
@@ -122,6 +133,17 @@ struct InspectorOptions {
   // Page size per destination type; a backend may cap it (B2: 10,000).
   int s3_max_keys = 1000;
   int b2_max_keys = 10000;
+  // Key ranges one listing of a bucket is split into, listed in parallel (one
+  // thread and one connection each), 1..kMaxListParallelism; 1 lists
+  // sequentially. Fewer ranges are used when the state database holds few
+  // synced keys for the destination: ranges = min(list_parallelism,
+  // synced keys / page size), so a bucket of less than two pages (by the
+  // database) is listed sequentially and every range averages a full page.
+  // Each range may cost one request more than a sequential listing (the page
+  // that reaches past its end), so a listing sends at most list_parallelism
+  // requests more. Out-of-range values are clamped (with a warning).
+  int list_parallelism = 4;
+  static constexpr int kMaxListParallelism = 32;
   // Called (on the listing's thread, no lock held) after every successful
   // listing with the figures it found and how long it took (history samples).
   std::function<void(const std::string& destination, uint64_t files, uint64_t bytes,
@@ -131,11 +153,16 @@ struct InspectorOptions {
   std::map<std::string, std::string> buckets;
 };
 
+// kInvalidArgument naming the field when an option is out of range
+// (list_parallelism outside 1..kMaxListParallelism, a page size below 1).
+Status ValidateInspectorOptions(const InspectorOptions& options);
+
 class BucketInspector {
  public:
   // dests: every configured destination, disabled and unavailable ones included
   // (they are diagnosed, not listed). The handles' Destination objects and the
   // store must outlive the inspector; the vector itself is only read here.
+  // Options out of range (see ValidateInspectorOptions) are clamped.
   BucketInspector(const std::vector<DestinationHandle>& dests, StateStore* store, Env* env,
                   InspectorOptions options);
   // Stops listings in flight (between two pages) and joins them.
@@ -205,6 +232,12 @@ class BucketInspector {
     uint64_t size = 0;    // its size afterwards
     int64_t dfiles = 0, dbytes = 0;
   };
+  // Progress of one key range of the listing in flight.
+  struct RangeCursor {
+    bool cursor_set = false;
+    std::string cursor;  // last key the range has processed
+    bool done = false;   // the range has been listed to its end
+  };
   struct Entry {
     // Fixed at construction.
     std::string name, type, bucket, prefix;
@@ -228,9 +261,11 @@ class BucketInspector {
     uint64_t probes = 0, probes_done = 0;
     std::optional<std::chrono::steady_clock::time_point> last_contact;
     std::thread probe_worker;
-    // Bookkeeping of the listing in flight.
-    bool cursor_set = false;
-    std::string cursor;             // last key the listing has processed
+    // Bookkeeping of the listing in flight. Range i holds the keys in
+    // (splits[i-1], splits[i]] (open-ended at both ends); always
+    // ranges.size() == splits.size() + 1.
+    std::vector<std::string> splits;
+    std::vector<RangeCursor> ranges = std::vector<RangeCursor>(1);
     std::vector<Change> undecided;  // the listing may still see these
     std::vector<Change> missed;     // the listing did not see these: apply at the end
     std::thread worker;
@@ -245,6 +280,18 @@ class BucketInspector {
   // threads of finished listings are moved to *finished for joining outside mu_.
   void StartListing(Entry& e, std::vector<std::thread>* finished);
   void RunListing(Entry* e);
+  // Split points for listing e in parallel: strictly increasing keys under
+  // e's prefix, from the state database; empty = one sequential range. Reads
+  // the store (no lock held).
+  std::vector<std::string> SplitPoints(const Entry& e);
+  // Lists range i of e (between splits[i-1] and splits[i]) to its end, adding
+  // what it counts to *files/*bytes and its requests to *pages. Stops early
+  // (kCancelled) when the inspector stops or *abort is set.
+  Status ListRange(Entry* e, const std::vector<std::string>& splits, size_t i,
+                   const std::atomic<bool>& abort, uint64_t* files, uint64_t* bytes,
+                   uint64_t* pages);
+  // Index of the range holding key in the listing in flight. mu_ held.
+  static size_t RangeOf(const Entry& e, const std::string& key);
   // Whether a status request should probe e now. mu_ held.
   bool NeedsProbe(const Entry& e, std::chrono::steady_clock::time_point now) const;
   // Starts a probe on its own thread unless one is in flight. mu_ held.
@@ -252,9 +299,10 @@ class BucketInspector {
   void RunProbe(Entry* e);
   // Applies a change to the live figures and to the bookkeeping of a listing in flight.
   void ApplyChange(Entry& e, Change c);
-  // Decides the undecided changes the page with these objects covers. mu_ held.
-  void DecideChanges(Entry& e, const std::vector<ObjectInfo>& objects, bool last_page,
-                     const std::string& page_last_key);
+  // Decides the undecided changes in range `range` that a page of that range
+  // with these objects covers; range_done: the range ends with this page. mu_ held.
+  void DecideChanges(Entry& e, size_t range, const std::vector<ObjectInfo>& objects,
+                     bool range_done, const std::string& page_last_key);
   DestinationSnapshot SnapshotLocked(const Entry& e,
                                      std::chrono::steady_clock::time_point now) const;
   void EnsureFresh(const std::vector<Entry*>& entries);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "inspect/inspect_test_util.h"
@@ -17,6 +20,8 @@ using inspect_testing::MissingCredentialsHandle;
 using inspect_testing::PutObject;
 using inspect_testing::ScratchDir;
 using inspect_testing::SeedDatabase;
+using inspect_testing::SeedSyncedKeys;
+using inspect_testing::SplitPointStore;
 using json = nlohmann::json;
 
 class InspectorTest : public ::testing::Test {
@@ -587,6 +592,514 @@ TEST_F(InspectorTest, ReportsTheDestinationsOwnListCallsFromItsMetrics) {
   EXPECT_EQ(d["list_calls"], 1);
   EXPECT_EQ(d["destination_list_calls"], 2);
   EXPECT_EQ(d["synced"]["files"], 3);
+}
+
+// ---------------------------------------------------------------- parallel key ranges
+
+// Sees every List call with its options before the destination does: counts
+// calls in flight and lets a test delay, fail or act at a given call.
+class ListSpy : public ForwardingDestination {
+ public:
+  using Hook = std::function<Status(const ListOptions&)>;
+  explicit ListSpy(std::unique_ptr<Destination> inner) : ForwardingDestination(std::move(inner)) {}
+
+  void set_hook(Hook h) {
+    std::lock_guard<std::mutex> l(mu_);
+    hook_ = std::move(h);
+  }
+  // Called with each answer before the caller gets it.
+  using AfterHook = std::function<void(const ListOptions&, const Result<ListPage>&)>;
+  void set_after(AfterHook h) {
+    std::lock_guard<std::mutex> l(mu_);
+    after_ = std::move(h);
+  }
+  int peak() const { return peak_.load(); }
+  uint64_t calls() const { return calls_.load(); }
+  // Options of every call so far, in call order.
+  std::vector<ListOptions> seen() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return seen_;
+  }
+
+  Result<ListPage> List(const ListOptions& o) override {
+    calls_.fetch_add(1);
+    int n = in_flight_.fetch_add(1) + 1;
+    int p = peak_.load();
+    while (n > p && !peak_.compare_exchange_weak(p, n)) {
+    }
+    Hook h;
+    AfterHook after;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      seen_.push_back(o);
+      h = hook_;
+      after = after_;
+    }
+    Status st = h ? h(o) : Status::OK();
+    Result<ListPage> r = st.ok() ? inner()->List(o) : Result<ListPage>(st);
+    if (after) after(o, r);
+    in_flight_.fetch_sub(1);
+    return r;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Hook hook_;
+  AfterHook after_;
+  std::vector<ListOptions> seen_;
+  std::atomic<int> in_flight_{0}, peak_{0};
+  std::atomic<uint64_t> calls_{0};
+};
+
+class ParallelListingTest : public InspectorTest {
+ protected:
+  void SetUp() override {
+    InspectorTest::SetUp();
+    split_store_ = std::make_unique<SplitPointStore>(store_.get());
+  }
+
+  // Destination "a" (prefix host/) as a memory bucket behind a ListSpy.
+  void AddSpied(const std::string& prefix = "host/") {
+    DestinationHandle h = MemoryHandle("a", prefix, &mem_);
+    auto spy = std::make_unique<ListSpy>(std::move(h.dest));
+    spy_ = spy.get();
+    h.dest = std::move(spy);
+    handles_.push_back(std::move(h));
+  }
+
+  // n objects host/k00000.. (sizes 1..17) all recorded as synced in the
+  // database, plus objects the database does not know (before the first key,
+  // in the middle, after the last) and objects outside the prefix.
+  void FillBig(int n) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "host/k%05d", i);
+      keys.push_back(name);
+      PutObject(mem_, name, std::string(static_cast<size_t>(i % 17 + 1), 'x'));
+    }
+    SeedSyncedKeys(store_.get(), "a", keys);
+    for (const char* k : {"host/!first", "host/k00999x", "host/k02500 between", "host/zz-last",
+                          "host/\xc3\xbc-non-ascii"})
+      PutObject(mem_, k, "not in the database");
+    for (const char* k : {"hos", "host", "host0/a", "hostx", "a", "other/k00100", "zzz"})
+      PutObject(mem_, k, "outside the prefix");
+  }
+
+  // What a listing must find: the bucket's objects under the prefix.
+  std::pair<uint64_t, uint64_t> Truth(const std::string& prefix = "host/") {
+    uint64_t files = 0, bytes = 0;
+    ListOptions lo;
+    lo.prefix = prefix;
+    while (true) {
+      auto p = mem_->List(lo);
+      EXPECT_TRUE(p.ok());
+      if (!p.ok()) break;
+      for (const auto& o : p->objects) {
+        ++files;
+        bytes += o.size;
+      }
+      if (p->next_continuation_token.empty()) break;
+      lo.continuation_token = p->next_continuation_token;
+    }
+    return {files, bytes};
+  }
+
+  BucketInspector& MakeParallel(int parallelism, int page = 100) {
+    InspectorOptions o;
+    o.list_parallelism = parallelism;
+    o.s3_max_keys = page;
+    o.min_refresh_interval = std::chrono::milliseconds(0);
+    o.max_wait = std::chrono::seconds(30);
+    inspector_.reset();
+    inspector_ = std::make_unique<BucketInspector>(handles_, split_store_.get(), &env_, o);
+    return *inspector_;
+  }
+
+  // One listing; returns the list requests it sent.
+  uint64_t ListOnce() {
+    uint64_t before = spy_->calls();
+    Status st = inspector_->Refresh("a");
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return spy_->calls() - before;
+  }
+
+  BucketFigures Figures() {
+    auto snap = inspector_->Snapshot("a", false);
+    EXPECT_TRUE(snap.ok());
+    return snap.ok() ? snap->figures : BucketFigures{};
+  }
+
+  std::unique_ptr<SplitPointStore> split_store_;
+  MemoryDestination* mem_ = nullptr;
+  ListSpy* spy_ = nullptr;
+};
+
+TEST_F(ParallelListingTest, SameFiguresWithAnyParallelismAndAtMostOneExtraRequestPerRange) {
+  AddSpied();
+  FillBig(5000);
+  auto [files, bytes] = Truth();
+  ASSERT_EQ(files, 5005u);
+  MakeParallel(1);
+  const uint64_t sequential = ListOnce();
+  EXPECT_EQ(sequential, 51u) << "5005 keys, 100 per page";
+  EXPECT_EQ(split_store_->sample_calls(), 0) << "parallelism 1 asks the database nothing";
+  EXPECT_EQ(Figures().files, files);
+  EXPECT_EQ(Figures().bytes, bytes);
+  for (int r : {4, 7}) {
+    SCOPED_TRACE(r);
+    MakeParallel(r);
+    int asked = split_store_->sample_calls();
+    uint64_t requests = ListOnce();
+    EXPECT_EQ(split_store_->sample_calls(), asked + 1);
+    EXPECT_EQ(split_store_->last_n(), static_cast<size_t>(r - 1));
+    EXPECT_EQ(Figures().files, files);
+    EXPECT_EQ(Figures().bytes, bytes);
+    EXPECT_LE(requests, sequential + static_cast<uint64_t>(r));
+    json d = Dest("a");
+    EXPECT_EQ(d["list_calls"], requests) << "every range's requests are counted";
+    EXPECT_EQ(d["synced"]["files"], files);
+    std::string msg = d["connection"]["message"];
+    EXPECT_NE(msg.find(std::to_string(requests) + " requests in " + std::to_string(r) +
+                       " parallel key ranges"),
+              std::string::npos)
+        << msg;
+    // Each range but the first starts after a split point, on its first request only.
+    int starts = 0;
+    for (const auto& o : spy_->seen()) {
+      if (!o.start_after.empty()) {
+        ++starts;
+        EXPECT_TRUE(o.continuation_token.empty());
+        EXPECT_EQ(o.start_after.compare(0, 5, "host/"), 0) << o.start_after;
+      }
+    }
+    EXPECT_GE(starts, r - 1);
+  }
+}
+
+TEST_F(ParallelListingTest, BadSplitPointsStillGiveExactFigures) {
+  AddSpied();
+  FillBig(2000);
+  auto [files, bytes] = Truth();
+  MakeParallel(1);
+  const uint64_t sequential = ListOnce();
+  using Keys = std::vector<std::string>;
+  const std::vector<std::pair<std::string, Keys>> cases = {
+      {"unsorted", {"host/k01500", "host/k00500", "host/k01000", "host/k00100"}},
+      {"duplicates", {"host/k00500", "host/k00500", "host/k00500", "host/k01500"}},
+      {"outside the prefix", {"hos", "host", "hostx/k1", "zzz", "a"}},
+      {"mixed outside and inside", {"a", "host/k00700", "host0", "host/k01400", "hostz"}},
+      {"empty", {}},
+      {"empty key and the bare prefix", {"", "host/", "host/k01000"}},
+      {"keys not in the bucket", {"host/!", "host/k00999y", "host/k01999zz", "host/zzz"}},
+      {"all before the keys", {"host/!", "host/!!", "host/!!!"}},
+      {"all after the keys", {"host/\xff", "host/\xff\xff", "host/\xff\xff\xff"}},
+      {"split points on the unknown objects",
+       {"host/!first", "host/k00999x", "host/k02500 between", "host/zz-last"}},
+      {"more than asked for",
+       {"host/k00100", "host/k00200", "host/k00300", "host/k00400", "host/k00500", "host/k00600",
+        "host/k00700", "host/k00800", "host/k00900", "host/k01000"}},
+  };
+  for (const auto& [what, keys] : cases) {
+    SCOPED_TRACE(what);
+    split_store_->set_answer(Result<Keys>(keys));
+    MakeParallel(5);
+    uint64_t requests = ListOnce();
+    EXPECT_EQ(Figures().files, files);
+    EXPECT_EQ(Figures().bytes, bytes);
+    EXPECT_LE(requests, sequential + 5);
+  }
+  // A database that cannot answer: one sequential listing.
+  split_store_->set_answer(Result<Keys>(Status(ErrorKind::kIo, "disk I/O error")));
+  MakeParallel(5);
+  EXPECT_EQ(ListOnce(), sequential);
+  EXPECT_EQ(Figures().files, files);
+  EXPECT_EQ(Figures().bytes, bytes);
+  EXPECT_EQ(Dest("a")["connection"]["message"].get<std::string>().find("parallel"),
+            std::string::npos);
+}
+
+TEST_F(ParallelListingTest, SmallBucketsAreListedSequentially) {
+  AddSpied();
+  // 199 synced keys with 100 per page: less than two pages' worth.
+  FillBig(199);
+  MakeParallel(4);
+  EXPECT_EQ(ListOnce(), 3u);
+  EXPECT_EQ(split_store_->sample_calls(), 0) << "not worth a query";
+  EXPECT_EQ(Figures().files, Truth().first);
+  // 250 synced keys: two ranges at most, whatever list_parallelism says.
+  SeedSyncedKeys(store_.get(), "a", {"host/k00001x", "host/k00002x"}, "/more");
+  for (int i = 0; i < 49; ++i)
+    SeedSyncedKeys(store_.get(), "a", {"host/m" + std::to_string(i)}, "/m" + std::to_string(i));
+  MakeParallel(4);
+  ListOnce();
+  EXPECT_EQ(split_store_->sample_calls(), 1);
+  EXPECT_EQ(split_store_->last_n(), 1u) << "two ranges of at least a page each";
+  EXPECT_EQ(Figures().files, Truth().first);
+}
+
+TEST_F(ParallelListingTest, RangesAreListedConcurrently) {
+  AddSpied();
+  FillBig(2000);
+  spy_->set_hook([](const ListOptions&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return Status::OK();
+  });
+  MakeParallel(4);
+  ListOnce();
+  EXPECT_GT(spy_->peak(), 1) << "ranges overlap in time";
+  EXPECT_LE(spy_->peak(), 4);
+  EXPECT_EQ(Figures().files, Truth().first);
+}
+
+TEST_F(ParallelListingTest, AFailingRangeFailsTheListingAndKeepsTheFigures) {
+  AddSpied();
+  FillBig(2000);
+  using Keys = std::vector<std::string>;
+  split_store_->set_answer(Result<Keys>(Keys{"host/k00500", "host/k01000", "host/k01500"}));
+  MakeParallel(4);
+  ListOnce();
+  const BucketFigures good = Figures();
+  ASSERT_TRUE(good.known);
+  PutObject(mem_, "host/k00001y", "changed behind our back");
+
+  // Range 2 (after host/k01000) fails at once; the others wait until it has
+  // failed and then see that they must stop.
+  std::atomic<bool> failed{false};
+  spy_->set_hook([&](const ListOptions& o) {
+    if (o.start_after == "host/k01000") {
+      failed.store(true);
+      return Status(ErrorKind::kTransient, "connection reset by peer");
+    }
+    for (int i = 0; i < 2000 && !failed.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return Status::OK();
+  });
+  uint64_t before = spy_->calls();
+  Status st = inspector_->Refresh("a");
+  EXPECT_EQ(st.kind(), ErrorKind::kTransient) << st.ToString();
+  EXPECT_NE(st.message().find("connection reset"), std::string::npos);
+  EXPECT_LE(spy_->calls() - before, 8u) << "the other ranges stop after their page in flight";
+  BucketFigures f = Figures();
+  EXPECT_TRUE(f.known);
+  EXPECT_TRUE(f.stale);
+  EXPECT_EQ(f.files, good.files) << "never partially updated";
+  EXPECT_EQ(f.bytes, good.bytes);
+  json d = Dest("a");
+  EXPECT_EQ(d["connection"]["state"], "network_error");
+  EXPECT_EQ(d["last_bucket"]["files"], good.files);
+
+  // Two failures: the first one decides.
+  failed.store(false);
+  spy_->set_hook([&](const ListOptions& o) {
+    if (o.start_after == "host/k01500") {
+      failed.store(true);
+      return Status(ErrorKind::kAuth, "InvalidAccessKeyId").set_http_status(403);
+    }
+    while (!failed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (o.start_after == "host/k00500") return Status(ErrorKind::kPermanent, "later failure");
+    return Status::OK();
+  });
+  st = inspector_->Refresh("a");
+  EXPECT_EQ(st.kind(), ErrorKind::kAuth) << st.ToString();
+  EXPECT_EQ(Dest("a")["connection"]["state"], "auth_failed");
+  EXPECT_EQ(Figures().files, good.files);
+
+  // Back to normal: exact again.
+  spy_->set_hook(nullptr);
+  ListOnce();
+  EXPECT_EQ(Figures().files, Truth().first);
+  EXPECT_FALSE(Figures().stale);
+}
+
+TEST_F(ParallelListingTest, ShutdownStopsEveryRange) {
+  AddSpied();
+  FillBig(2000);
+  using Keys = std::vector<std::string>;
+  split_store_->set_answer(Result<Keys>(Keys{"host/k00500", "host/k01000", "host/k01500"}));
+  std::atomic<int> entered{0};
+  std::atomic<bool> release{false};
+  spy_->set_hook([&](const ListOptions&) {
+    entered.fetch_add(1);
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::OK();
+  });
+  InspectorOptions o;
+  o.list_parallelism = 4;
+  o.s3_max_keys = 100;
+  o.max_wait = std::chrono::milliseconds(0);  // start the listing, do not wait for it
+  inspector_ = std::make_unique<BucketInspector>(handles_, split_store_.get(), &env_, o);
+  auto snap = inspector_->Snapshot("a", true);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_TRUE(snap->refreshing);
+  for (int i = 0; i < 5000 && entered.load() < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(entered.load(), 4) << "all four ranges are in flight";
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    release.store(true);
+  });
+  inspector_.reset();  // stops and joins the listing and its ranges
+  releaser.join();
+  EXPECT_EQ(spy_->calls(), 4u) << "no range sent another request after shutdown";
+}
+
+// Changes confirmed while a parallel listing runs are counted exactly once,
+// whether their range has finished, is being listed (behind the range's
+// cursor, in its page in flight, ahead of it) or has not started.
+TEST_F(ParallelListingTest, ChangesDuringAParallelListingAreCountedExactlyOnce) {
+  AddSpied("");
+  // Four ranges: ..k009, (k009, k019], (k019, k029], k029.. ; pages of 5 keys.
+  const std::vector<std::string> splits = {"k009", "k019", "k029"};
+  split_store_->set_answer(Result<std::vector<std::string>>(splits));
+  std::vector<std::string> synced;  // only their number matters (40 keys: 8 pages)
+  for (int i = 0; i < 40; ++i) synced.push_back("s" + std::to_string(i));
+  SeedSyncedKeys(store_.get(), "a", synced);
+
+  auto upload = [&](const std::string& key, const std::string& data) {
+    auto before = mem_->ObjectData(key);
+    bool replace = before.has_value();
+    uint64_t old = replace ? before->size() : 0;
+    PutObject(mem_, key, data);
+    inspector_->OnUploaded(UploadEvent{.destination = "a",
+                                       .key = key,
+                                       .size = data.size(),
+                                       .replaced_key = replace ? key : "",
+                                       .replaced_size = old});
+  };
+  auto remove = [&](const std::string& key) {
+    auto before = mem_->ObjectData(key);
+    ASSERT_TRUE(before.has_value()) << key;
+    ASSERT_TRUE(mem_->Delete(key).ok());
+    inspector_->OnDeleted("a", key, before->size());
+  };
+  // The range a request belongs to (the memory destination's continuation
+  // token is the last key of the previous page).
+  auto range_of = [&](const ListOptions& o) -> int {
+    if (!o.continuation_token.empty())
+      return static_cast<int>(std::lower_bound(splits.begin(), splits.end(), o.continuation_token) -
+                              splits.begin());
+    if (o.start_after.empty()) return 0;
+    return static_cast<int>(std::find(splits.begin(), splits.end(), o.start_after) -
+                            splits.begin()) +
+           1;
+  };
+
+  // The ranges run one after the other in `order`: a range starts once the
+  // ones before it have received their last page (plus a moment for the
+  // inspector to take that page in). On the second request of the second
+  // range in the order, every kind of change happens at once.
+  for (const std::vector<int>& order :
+       {std::vector<int>{3, 2, 1, 0}, std::vector<int>{0, 1, 2, 3}, std::vector<int>{1, 3, 0, 2}}) {
+    SCOPED_TRACE(::testing::PrintToString(order));
+    // The bucket before each round: k000..k039, 10 bytes each.
+    auto all = mem_->List({.prefix = "", .max_keys = 1000});
+    ASSERT_TRUE(all.ok());
+    for (const auto& o : all->objects) ASSERT_TRUE(mem_->Delete(o.key).ok());
+    for (int i = 0; i < 40; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof key, "k%03d", i);
+      PutObject(mem_, key, std::string(10, 'x'));
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<bool> done(4, false);
+    std::vector<int> calls(4, 0);
+    bool changed = false;
+    auto position = [&](int r) {
+      return static_cast<size_t>(std::find(order.begin(), order.end(), r) - order.begin());
+    };
+    spy_->set_hook([&](const ListOptions& o) {
+      int r = range_of(o);
+      int n;
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] {
+          for (size_t j = 0; j < position(r); ++j)
+            if (!done[order[j]]) return false;
+          return true;
+        });
+        n = ++calls[r];
+      }
+      if (n == 1 && position(r) > 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      if (r == order[1] && n == 2 && !changed) {
+        changed = true;
+        upload("k005x", "aaaaa");                 // range 0
+        upload("k009", "split key, range 0");     // the upper bound of range 0
+        upload("k009x", "b");                     // just after it: range 1
+        upload("k012", "cccccccccccc");           // range 1
+        upload("k016", "dd");                     // range 1, replaced twice
+        upload("k016", "ddd");                    //
+        remove("k018");                           // range 1
+        upload("k021", "eeeeeeeeeeeeeeeeeeeee");  // range 2
+        remove("k022");                           // range 2
+        upload("k024x", "f");                     // range 2
+        remove("k027");                           // range 2
+        upload("k029x", "gg");                    // range 3 (after the last split point)
+        upload("k033", "hhh");                    // range 3
+        remove("k038");                           // range 3
+        upload("k050", "iiii");                   // range 3, after every key
+        remove("k050");                           // and gone again
+        upload("k051", "jjjjj");                  // range 3, the new last key
+      }
+      return Status::OK();
+    });
+    spy_->set_after([&](const ListOptions& o, const Result<ListPage>& page) {
+      int r = range_of(o);
+      if (!page.ok()) return;
+      bool end = page->next_continuation_token.empty() ||
+                 (r < 3 && !page->objects.empty() && page->objects.back().key > splits[r]);
+      if (end) {
+        std::lock_guard<std::mutex> l(mu);
+        done[r] = true;
+        cv.notify_all();
+      }
+    });
+    MakeParallel(4, 5);
+    Status st = inspector_->Refresh("a");
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(changed);
+    EXPECT_EQ(calls[0] + calls[1] + calls[2] + calls[3], static_cast<int>(Dest("a")["list_calls"]));
+    auto [files, bytes] = Truth("");
+    EXPECT_EQ(Figures().files, files);
+    EXPECT_EQ(Figures().bytes, bytes);
+    spy_->set_hook(nullptr);
+    spy_->set_after(nullptr);
+  }
+}
+
+TEST(InspectorOptionsTest, ListParallelismIsValidated) {
+  InspectorOptions o;
+  EXPECT_EQ(o.list_parallelism, 4);
+  EXPECT_TRUE(ValidateInspectorOptions(o).ok());
+  for (int ok : {1, 2, 32}) {
+    o.list_parallelism = ok;
+    EXPECT_TRUE(ValidateInspectorOptions(o).ok()) << ok;
+  }
+  for (int bad : {0, -1, 33, 1000}) {
+    o.list_parallelism = bad;
+    Status st = ValidateInspectorOptions(o);
+    EXPECT_EQ(st.kind(), ErrorKind::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("list_parallelism"), std::string::npos) << st.message();
+  }
+  o.list_parallelism = 4;
+  o.s3_max_keys = 0;
+  EXPECT_EQ(ValidateInspectorOptions(o).kind(), ErrorKind::kInvalidArgument);
+}
+
+TEST_F(ParallelListingTest, OutOfRangeParallelismIsClamped) {
+  AddSpied();
+  FillBig(2000);
+  MakeParallel(0, 50);
+  ListOnce();
+  EXPECT_EQ(split_store_->sample_calls(), 0) << "0 means 1: sequential";
+  EXPECT_EQ(Figures().files, Truth().first);
+  MakeParallel(1000, 50);  // 2000 synced keys, 50 per page: room for 40 ranges
+  ListOnce();
+  EXPECT_EQ(split_store_->last_n(), 31u) << "at most 32 ranges";
+  EXPECT_EQ(Figures().files, Truth().first);
 }
 
 TEST(TimeFormatTest, FormatsUtc) {

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -167,5 +169,144 @@ inline void SeedDatabase(StateStore* store, const std::vector<std::string>& dest
     }
   }
 }
+
+// Records `keys` (full object keys) as synced to `dest` in the database, one
+// file per key under source `source`, each `size` bytes (10 by default).
+inline void SeedSyncedKeys(StateStore* store, const std::string& dest,
+                           const std::vector<std::string>& keys,
+                           const std::string& source = "/keys", uint64_t size = 10) {
+  auto batch = store->BeginScan(source);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ScanEntry e;
+    e.rel_path = "f" + std::to_string(i);
+    e.size = size;
+    e.mtime_ns = 1000 + static_cast<int64_t>(i);
+    e.inode = 20000 + i;
+    ASSERT_TRUE((*batch)->Add(e).ok());
+  }
+  ASSERT_TRUE((*batch)->Commit().ok());
+  ASSERT_TRUE(store->EnsureDestination(dest).ok());
+  auto work = store->ListWork(dest, 100, 0, keys.size() + 100000);
+  ASSERT_TRUE(work.ok()) << work.status().ToString();
+  for (const auto& w : *work) {
+    if (w.source != source) continue;
+    size_t i = std::stoul(w.rel_path.substr(1));
+    SyncedInfo info;
+    info.key = keys[i];
+    info.size = w.size;
+    info.mtime_ns = w.mtime_ns;
+    info.inode = w.inode;
+    info.md5_hex = std::string(32, '0');
+    info.sha256_hex = std::string(64, '0');
+    ASSERT_TRUE(store->MarkSynced(w.file_id, dest, info).ok());
+  }
+}
+
+// A StateStore that forwards to another one, except that SampleSyncedKeys
+// answers what the test scripts (split points for the bucket inspector).
+// Every StateStore method must be forwarded here.
+class SplitPointStore : public StateStore {
+ public:
+  explicit SplitPointStore(StateStore* inner) : inner_(inner) {}
+
+  // Every SampleSyncedKeys call answers this (nullopt: the inner store's answer).
+  void set_answer(std::optional<Result<std::vector<std::string>>> answer) {
+    std::lock_guard<std::mutex> l(mu_);
+    answer_ = std::move(answer);
+  }
+  int sample_calls() const { return sample_calls_.load(); }
+  size_t last_n() const { return last_n_.load(); }
+
+  Result<std::vector<std::string>> SampleSyncedKeys(const std::string& destination,
+                                                    size_t n) override {
+    sample_calls_.fetch_add(1);
+    last_n_.store(n);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (answer_) return *answer_;
+    }
+    return inner_->SampleSyncedKeys(destination, n);
+  }
+
+  Result<std::unique_ptr<ScanBatch>> BeginScan(const std::string& s) override {
+    return inner_->BeginScan(s);
+  }
+  Result<uint64_t> EnsureDestination(const std::string& d) override {
+    return inner_->EnsureDestination(d);
+  }
+  Result<uint64_t> ResetInterrupted() override { return inner_->ResetInterrupted(); }
+  Result<std::vector<WorkItem>> ListWork(const std::string& d, int max_attempts, int64_t after_id,
+                                         size_t limit) override {
+    return inner_->ListWork(d, max_attempts, after_id, limit);
+  }
+  Status MarkUploading(int64_t id, const std::string& d) override {
+    return inner_->MarkUploading(id, d);
+  }
+  Status MarkSynced(int64_t id, const std::string& d, const SyncedInfo& info) override {
+    return inner_->MarkSynced(id, d, info);
+  }
+  Result<size_t> MarkSyncedMany(const std::string& d,
+                                const std::vector<SyncedRecord>& records) override {
+    return inner_->MarkSyncedMany(d, records);
+  }
+  Status MarkFailed(int64_t id, const std::string& d, ErrorKind kind,
+                    const std::string& message) override {
+    return inner_->MarkFailed(id, d, kind, message);
+  }
+  Status MarkChanged(int64_t id, uint64_t size, int64_t mtime_ns, uint64_t inode) override {
+    return inner_->MarkChanged(id, size, mtime_ns, inode);
+  }
+  Status MarkVanished(int64_t id) override { return inner_->MarkVanished(id); }
+  Result<std::optional<MultipartState>> GetMultipart(int64_t id, const std::string& d) override {
+    return inner_->GetMultipart(id, d);
+  }
+  Status SaveMultipart(int64_t id, const std::string& d, const MultipartState& st) override {
+    return inner_->SaveMultipart(id, d, st);
+  }
+  Status SavePart(int64_t id, const std::string& d, const PartRecord& part) override {
+    return inner_->SavePart(id, d, part);
+  }
+  Result<std::vector<PartRecord>> GetParts(int64_t id, const std::string& d) override {
+    return inner_->GetParts(id, d);
+  }
+  Status DeleteMultipart(int64_t id, const std::string& d) override {
+    return inner_->DeleteMultipart(id, d);
+  }
+  Result<std::vector<std::pair<int64_t, MultipartState>>> ListMultipart(
+      const std::string& d) override {
+    return inner_->ListMultipart(d);
+  }
+  Result<std::vector<DestinationCounts>> Counts() override { return inner_->Counts(); }
+  Result<StoreTotals> Totals() override { return inner_->Totals(); }
+  Result<FailedPage> ListFailed(const std::string& d, size_t limit,
+                                const std::string& cursor) override {
+    return inner_->ListFailed(d, limit, cursor);
+  }
+  Result<uint64_t> Retry(const std::string& d, const std::vector<std::string>& paths) override {
+    return inner_->Retry(d, paths);
+  }
+  Result<uint64_t> RetryFiles(const std::string& d, const std::vector<int64_t>& ids) override {
+    return inner_->RetryFiles(d, ids);
+  }
+  Status AppendHistory(const std::vector<HistorySample>& samples,
+                       int64_t prune_before_us) override {
+    return inner_->AppendHistory(samples, prune_before_us);
+  }
+  Result<std::vector<HistorySample>> ListHistory(const HistoryQuery& q) override {
+    return inner_->ListHistory(q);
+  }
+  Result<SyncStatus> GetStatus(const std::string& source, const std::string& rel_path,
+                               const std::string& d) override {
+    return inner_->GetStatus(source, rel_path, d);
+  }
+
+ private:
+  StateStore* inner_;
+  std::mutex mu_;
+  std::optional<Result<std::vector<std::string>>> answer_;
+  std::atomic<int> sample_calls_{0};
+  std::atomic<size_t> last_n_{0};
+};
 
 }  // namespace ck::inspect_testing
