@@ -117,10 +117,33 @@ CREATE INDEX history_by_destination ON history (destination, at_us);
 )sql");
 }
 
+// Version 3: lets EnsureDestination skip its pass over every file when no
+// file can have become eligible for a destination row since its last pass.
+//   files_seq.seq       - bumped by every scan transaction that inserts an
+//                         uploadable entry or updates one (new, re-appeared,
+//                         changed, or newly uploadable);
+//   dest_ensured        - per destination, the seq its last pass ran at.
+// A database migrated from version 2 starts with no dest_ensured rows, so the
+// first pass per destination always runs.
+Status MigrateToV3(SqliteDb& db) {
+  return db.Exec(R"sql(
+CREATE TABLE files_seq (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+);
+INSERT INTO files_seq (id, seq) VALUES (1, 1);
+CREATE TABLE dest_ensured (
+  destination TEXT    PRIMARY KEY,
+  seq         INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql");
+}
+
 // Append new steps here; never change a released one.
 constexpr Migration kMigrations[] = {
     {1, &MigrateToV1},
     {2, &MigrateToV2},
+    {3, &MigrateToV3},
 };
 
 std::string Hex32(int64_t v) {

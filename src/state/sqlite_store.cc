@@ -370,6 +370,13 @@ class SqliteScanBatch : public ScanBatch {
     SqliteDb& db = *core_->db;
     Transaction txn(&db);
     CK_RETURN_IF_ERROR(txn.Begin());
+    // A file may have become eligible for destination rows: the next
+    // EnsureDestination must look (see files_seq in sqlite_schema.cc).
+    bool eligible = false;
+    for (const Write& w : writes_) {
+      if (w.op != Op::kRemove && IsUploadable(w.entry.type, w.entry.skip_reason)) eligible = true;
+    }
+    if (eligible) CK_RETURN_IF_ERROR(db.Exec("UPDATE files_seq SET seq = seq + 1 WHERE id = 1"));
     for (const Write& w : writes_) {
       switch (w.op) {
         case Op::kInsert:
@@ -509,6 +516,18 @@ class SqliteStore : public StateStore {
     if (destination.empty()) return InvalidArgument("destination name must not be empty");
     const int64_t now = core_->env->NowMicros();
     std::lock_guard<std::mutex> lock(core_->mu);
+    Transaction txn(&db());
+    CK_RETURN_IF_ERROR(txn.Begin());
+    // Nothing can be missing when no scan made a file eligible since the last
+    // pass for this destination.
+    CK_ASSIGN_OR_RETURN(int64_t seq, db().QueryInt("SELECT seq FROM files_seq WHERE id = 1"));
+    {
+      CK_ASSIGN_OR_RETURN(Stmt done,
+                          db().Prepare("SELECT seq FROM dest_ensured WHERE destination = ?1"));
+      done.BindText(1, destination);
+      CK_ASSIGN_OR_RETURN(bool row, done.Step());
+      if (row && done.Int(0) == seq) return uint64_t{0};  // rolls back the empty transaction
+    }
     CK_ASSIGN_OR_RETURN(
         Stmt st, db().Prepare("INSERT INTO file_dest (file_id, destination, status, updated_us) "
                               "SELECT f.id, ?1, 'pending', ?2 FROM files f "
@@ -517,7 +536,16 @@ class SqliteStore : public StateStore {
                               "WHERE d.file_id = f.id AND d.destination = ?1)"));
     st.BindText(1, destination).BindInt(2, now);
     CK_RETURN_IF_ERROR(st.Run());
-    return I2U(db().Changes());
+    const uint64_t added = I2U(db().Changes());
+    {
+      CK_ASSIGN_OR_RETURN(
+          Stmt mark, db().Prepare("INSERT INTO dest_ensured (destination, seq) VALUES (?1, ?2) "
+                                  "ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq"));
+      mark.BindText(1, destination).BindInt(2, seq);
+      CK_RETURN_IF_ERROR(mark.Run());
+    }
+    CK_RETURN_IF_ERROR(txn.Commit());
+    return added;
   }
 
   Result<uint64_t> ResetInterrupted() override {

@@ -542,6 +542,39 @@ TEST_F(SqliteStoreTest, EnsureDestinationAddedLater) {
   EXPECT_EQ(store_->EnsureDestination("").status().kind(), ErrorKind::kInvalidArgument);
 }
 
+// EnsureDestination passes over every file only when a scan may have made a
+// file eligible since its last pass for that destination.
+TEST_F(SqliteStoreTest, EnsureDestinationSkipsItsPassWhenNoFileBecameEligible) {
+  Scan({File("a", 1), File("b", 2), Other("link", EntryType::kSymlink, "symlink (not followed)")});
+  EXPECT_EQ(Ensure("d1"), 2u);
+  RawDb raw(path_);
+  // A row removed behind the store's back is not noticed while nothing changes
+  // (proof that the pass is skipped) ...
+  raw.Exec("DELETE FROM file_dest WHERE file_id = " + std::to_string(Id("b")));
+  EXPECT_EQ(Ensure("d1"), 0u);
+  Scan({File("a", 1), File("b", 2), Other("link", EntryType::kSymlink, "symlink (not followed)")});
+  EXPECT_EQ(Ensure("d1"), 0u);  // an unchanged rescan writes nothing
+  // ... and is restored by the next pass, which any new file triggers.
+  Scan({File("a", 1), File("b", 2), File("c", 3),
+        Other("link", EntryType::kSymlink, "symlink (not followed)")});
+  EXPECT_EQ(Ensure("d1"), 2u);
+  EXPECT_EQ(Ensure("d1"), 0u);
+  EXPECT_EQ(Ensure("d2"), 3u);  // another destination has its own mark
+  // A removed file that re-appears needs its row again (removal dropped it).
+  Scan({File("a", 1), File("c", 3)});
+  EXPECT_EQ(StatusOf("b"), "none");
+  EXPECT_EQ(Ensure("d1"), 0u);
+  Scan({File("a", 1), File("b", 2), File("c", 3)});
+  EXPECT_EQ(Ensure("d1"), 1u);
+  EXPECT_EQ(StatusOf("b"), "pending");
+  // So does an entry that becomes uploadable (a symlink replaced by a file).
+  Scan({File("a", 1), File("b", 2), File("c", 3), File("link", 4)});
+  EXPECT_EQ(Ensure("d1"), 1u);
+  // And a changed file keeps its row (reset to pending), nothing to add.
+  Scan({File("a", 5), File("b", 2), File("c", 3), File("link", 4)});
+  EXPECT_EQ(Ensure("d1"), 0u);
+}
+
 TEST_F(SqliteStoreTest, StateMachine) {
   Scan({File("ok", 10, 100, 7), File("bad", 20, 200, 8)});
   Ensure("d1");
