@@ -26,6 +26,20 @@ using json = nlohmann::json;
 
 class InspectorTest : public ::testing::Test {
  protected:
+  // Puts an object and reports it as the engine would: a replacement when
+  // the key exists already.
+  void UploadAndReport(MemoryDestination* mem, const std::string& key, const std::string& data) {
+    auto before = mem->ObjectData(key);
+    const bool replace = before.has_value();
+    const uint64_t old = replace ? before->size() : 0;
+    PutObject(mem, key, data);
+    inspector_->OnUploaded(UploadEvent{.destination = "a",
+                                       .key = key,
+                                       .size = data.size(),
+                                       .replaced_key = replace ? key : "",
+                                       .replaced_size = old});
+  }
+
   void SetUp() override {
     store_ = inspect_testing::OpenStore(dir_.File("state.db"), &env_);
     ASSERT_NE(store_, nullptr);
@@ -454,17 +468,8 @@ TEST_F(InspectorTest, ChangesDuringAListingAreCountedExactlyOnce) {
   Make(o);
   std::atomic<int> list_call{0};
   std::atomic<bool> armed{false};
-  // What the engine reports: a replacement when the object exists already.
   auto upload = [&](const std::string& key, const std::string& data) {
-    auto before = mem->ObjectData(key);
-    bool replace = before.has_value();
-    uint64_t old = replace ? before->size() : 0;
-    PutObject(mem, key, data);
-    inspector_->OnUploaded(UploadEvent{.destination = "a",
-                                       .key = key,
-                                       .size = data.size(),
-                                       .replaced_key = replace ? key : "",
-                                       .replaced_size = old});
+    UploadAndReport(mem, key, data);
   };
   auto remove = [&](const std::string& key) {
     uint64_t old = mem->ObjectData(key).value_or("").size();
@@ -959,15 +964,7 @@ TEST_F(ParallelListingTest, ChangesDuringAParallelListingAreCountedExactlyOnce) 
   SeedSyncedKeys(store_.get(), "a", synced);
 
   auto upload = [&](const std::string& key, const std::string& data) {
-    auto before = mem_->ObjectData(key);
-    bool replace = before.has_value();
-    uint64_t old = replace ? before->size() : 0;
-    PutObject(mem_, key, data);
-    inspector_->OnUploaded(UploadEvent{.destination = "a",
-                                       .key = key,
-                                       .size = data.size(),
-                                       .replaced_key = replace ? key : "",
-                                       .replaced_size = old});
+    UploadAndReport(mem_, key, data);
   };
   auto remove = [&](const std::string& key) {
     auto before = mem_->ObjectData(key);

@@ -129,6 +129,18 @@ inline std::unique_ptr<StateStore> OpenStore(const std::string& path, Env* env) 
   return st.ok() ? std::move(st).value() : nullptr;
 }
 
+// A SyncedInfo for a work item, recorded under object key `key` (fake digests).
+inline SyncedInfo SyncedInfoFor(const WorkItem& w, const std::string& key) {
+  SyncedInfo info;
+  info.key = key;
+  info.size = w.size;
+  info.mtime_ns = w.mtime_ns;
+  info.inode = w.inode;
+  info.md5_hex = std::string(32, '0');
+  info.sha256_hex = std::string(64, '0');
+  return info;
+}
+
 // Seeds the database with synced + pending + failed files of one source
 // ("/seed"): for every destination in `dests`, the first `synced` files (10
 // bytes each) are synced, the next `pending` (100 bytes each) pending and the
@@ -154,14 +166,7 @@ inline void SeedDatabase(StateStore* store, const std::vector<std::string>& dest
     for (const auto& w : *work) {
       int i = std::stoi(w.rel_path.substr(1)) - 1000;
       if (i < synced) {
-        SyncedInfo info;
-        info.key = w.rel_path;
-        info.size = w.size;
-        info.mtime_ns = w.mtime_ns;
-        info.inode = w.inode;
-        info.md5_hex = std::string(32, '0');
-        info.sha256_hex = std::string(64, '0');
-        ASSERT_TRUE(store->MarkSynced(w.file_id, dest, info).ok());
+        ASSERT_TRUE(store->MarkSynced(w.file_id, dest, SyncedInfoFor(w, w.rel_path)).ok());
       } else if (i >= synced + pending) {
         ASSERT_TRUE(
             store->MarkFailed(w.file_id, dest, ErrorKind::kTransient, "connection reset").ok());
@@ -192,14 +197,7 @@ inline void SeedSyncedKeys(StateStore* store, const std::string& dest,
   for (const auto& w : *work) {
     if (w.source != source) continue;
     size_t i = std::stoul(w.rel_path.substr(1));
-    SyncedInfo info;
-    info.key = keys[i];
-    info.size = w.size;
-    info.mtime_ns = w.mtime_ns;
-    info.inode = w.inode;
-    info.md5_hex = std::string(32, '0');
-    info.sha256_hex = std::string(64, '0');
-    ASSERT_TRUE(store->MarkSynced(w.file_id, dest, info).ok());
+    ASSERT_TRUE(store->MarkSynced(w.file_id, dest, SyncedInfoFor(w, keys[i])).ok());
   }
 }
 
