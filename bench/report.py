@@ -180,7 +180,8 @@ def markdown(res, an):
              f"{', '.join(f'{x:.1f}' for x in meta.get('loadavg_start', []))}, at end "
              f"{', '.join(f'{x:.1f}' for x in meta.get('loadavg_end', []))}. cloudkeep "
              f"`transfers = {meta.get('cloudkeep_transfers')}`; `rclone_matched` = rclone with "
-             f"`--transfers {meta.get('cloudkeep_transfers')}`. Medians of the repetitions; "
+             f"`--transfers {meta.get('cloudkeep_transfers')}`. Upload runs start with the data set "
+             f"in the page cache (read once just before). Medians of the repetitions; "
              f"ratio = cloudkeep / that tool (below 1 is better for cloudkeep). "
              f"Requests are counted by the server (RGW perf counters, B2 server counters).")
     L.append("")

@@ -10,6 +10,12 @@
 
 namespace ck {
 
+namespace {
+// Largest in-memory body sent together with the headers (curl's own limit
+// for appending POSTFIELDS to the request is 64 KiB).
+constexpr uint64_t kInlineBodyMax = 60 * 1024;
+}  // namespace
+
 Result<size_t> MemoryBody::ReadAt(uint64_t offset, char* buf, size_t n) const {
   if (offset >= data_.size()) return size_t{0};
   size_t k = std::min<size_t>(n, data_.size() - static_cast<size_t>(offset));
@@ -238,7 +244,17 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
 
   const uint64_t body_size = req.body != nullptr ? req.body->size() : 0;
-  if (req.method == "HEAD") {
+  // A small body already in memory goes out in the same send as the headers
+  // (curl appends in-memory POSTFIELDS below 64 KiB to the request): one
+  // syscall and one TCP segment per small upload instead of two.
+  const auto* mem_body = dynamic_cast<const MemoryBody*>(req.body);
+  const bool inline_body = mem_body != nullptr && body_size <= kInlineBodyMax &&
+                           (req.method == "PUT" || req.method == "POST");
+  if (inline_body) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_size == 0 ? "" : mem_body->data().data());
+    if (req.method == "PUT") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+  } else if (req.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -251,7 +267,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
   }
   static const MemoryBody kEmpty("");
   t.body = req.body != nullptr ? req.body : &kEmpty;
-  if (req.body != nullptr || req.method == "PUT" || req.method == "POST") {
+  if (!inline_body && (req.body != nullptr || req.method == "PUT" || req.method == "POST")) {
     curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCb);
     curl_easy_setopt(h, CURLOPT_READDATA, &t);
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekCb);
@@ -266,7 +282,10 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
     hdrs = curl_slist_append(hdrs, line.c_str());
   }
   hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
-  if (!has_ct && req.method == "POST") hdrs = curl_slist_append(hdrs, "Content-Type:");
+  // curl would add a form Content-Type to a POST or an inline body.
+  if (!has_ct && (req.method == "POST" || inline_body)) {
+    hdrs = curl_slist_append(hdrs, "Content-Type:");
+  }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
   impl_->sent.fetch_add(1);

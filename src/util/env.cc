@@ -179,10 +179,10 @@ class PosixEnv : public Env {
       ::close(fd);
       return Status(ErrorKind::kIo, path + ": not a regular file");
     }
-    // Clear O_NONBLOCK (only there so a FIFO swapped in cannot block open).
-    int fl = ::fcntl(fd, F_GETFL);
-    if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    // O_NONBLOCK is only there so a FIFO swapped in cannot block open; on a
+    // regular file Linux ignores it, so it stays (two syscalls saved per file).
+    // Read-ahead hints pay off only for files read in several pieces.
+    if (st.st_size >= (1 << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return std::unique_ptr<ReadableFile>(new PosixFile(fd, path));
   }
 
