@@ -63,7 +63,7 @@ constexpr std::string_view kDestCommonKeys[] = {
 constexpr std::string_view kDestS3Keys[] = {
     "region",        "endpoint",          "path_style",        "profile",
     "access_key_id", "access_key_id_env", "secret_access_key", "secret_access_key_env",
-    "session_token", "session_token_env"};
+    "session_token", "session_token_env", "sign_payload"};
 constexpr std::string_view kDestB2Keys[] = {"api_url", "key_id", "key_id_env", "application_key",
                                             "application_key_env"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -940,6 +940,7 @@ class Validator {
       dest->path_style = true;
     }
     if (const auto* v = Typed<std::string>(t, path, "profile")) dest->profile = v->get();
+    ReadBool(t, path, "sign_payload", &dest->sign_payload);
 
     ReadCredential(t, path, "access_key_id", /*secret=*/false, &dest->access_key_id);
     ReadCredential(t, path, "secret_access_key", /*secret=*/true, &dest->secret_access_key);
@@ -1195,6 +1196,10 @@ region = "us-east-1"
 # Path-style requests (http://host/bucket/key) instead of bucket.host; most
 # S3-compatible services need this. Always on for IP-address endpoints.
 # path_style = true
+# Every upload's Content-MD5 is signed, so the service rejects altered bytes.
+# true also signs each body's SHA-256 (x-amz-content-sha256), which makes the
+# service hash every body once more; default false, as the AWS CLI does.
+# sign_payload = false
 #
 # Credentials, first match wins:
 #  - AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for

@@ -46,10 +46,11 @@ struct DestinationConfig {
   std::string prefix;  // "" or ending in '/' (appended when the file omits it)
   // --- s3 ---
   std::string region = "us-east-1";
-  std::string endpoint;     // "" = AWS (https://s3.<region>.amazonaws.com); else
-                            // scheme://host[:port], lowercase scheme, no trailing '/'
-  bool path_style = false;  // forced true when the endpoint host is an IP address or localhost
-  std::string profile;      // ~/.aws/credentials profile; "" = AWS_PROFILE or "default"
+  std::string endpoint;       // "" = AWS (https://s3.<region>.amazonaws.com); else
+                              // scheme://host[:port], lowercase scheme, no trailing '/'
+  bool path_style = false;    // forced true when the endpoint host is an IP address or localhost
+  std::string profile;        // ~/.aws/credentials profile; "" = AWS_PROFILE or "default"
+  bool sign_payload = false;  // also sign each body's SHA-256 (see MakeS3Destination)
   CredentialRef access_key_id;
   CredentialRef secret_access_key;
   CredentialRef session_token;

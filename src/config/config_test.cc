@@ -128,6 +128,7 @@ session_token_env = "MY_TOKEN_VAR"
 transfers = 8
 multipart_threshold = "256MiB"
 part_size = "32MiB"
+sign_payload = true
 
 [destinations.alpha]
 type = "b2"
@@ -180,6 +181,7 @@ application_key_env = "MY_B2_KEY"
   EXPECT_EQ(s3.transfers, 8);
   EXPECT_EQ(s3.multipart_threshold, 256ull << 20);
   EXPECT_EQ(s3.part_size, 32ull << 20);
+  EXPECT_TRUE(s3.sign_payload);
 
   const DestinationConfig& b2 = cfg->destinations[1];
   EXPECT_EQ(b2.name, "alpha");
@@ -221,6 +223,7 @@ bucket = "bucket-1"
   EXPECT_EQ(d.region, "us-east-1");
   EXPECT_EQ(d.endpoint, "");
   EXPECT_FALSE(d.path_style);
+  EXPECT_FALSE(d.sign_payload);
   EXPECT_EQ(d.prefix, "");
   EXPECT_TRUE(d.access_key_id.empty());
   EXPECT_EQ(d.transfers, 0);
@@ -341,6 +344,7 @@ bucket = "bucket-1"
 enabled = 1
 transfers = 2.5
 endpoint = { host = "x" }
+sign_payload = "no"
 )");
   ASSERT_FALSE(cfg.ok());
   EXPECT_TRUE(HasError(2, "state.database", "expected a string, got an integer"));
@@ -356,7 +360,8 @@ endpoint = { host = "x" }
   EXPECT_TRUE(HasError(20, "destinations.d.enabled", "expected a boolean, got an integer"));
   EXPECT_TRUE(HasError(21, "destinations.d.transfers", "expected an integer, got a float"));
   EXPECT_TRUE(HasError(22, "destinations.d.endpoint", "expected a string, got a table"));
-  EXPECT_EQ(Errors().size(), 11u) << Dump();
+  EXPECT_TRUE(HasError(23, "destinations.d.sign_payload", "expected a boolean, got a string"));
+  EXPECT_EQ(Errors().size(), 12u) << Dump();
 }
 
 TEST_F(ConfigTest, SectionsOfTheWrongShape) {

@@ -52,7 +52,7 @@ DestinationHandle BuildDestination(const DestinationConfig& cfg, const SyncConfi
     o.path_style = cfg.path_style;
     o.credentials =
         AwsCredentials{creds->access_key_id, creds->secret_access_key, creds->session_token};
-    auto d = MakeS3Destination(cfg.name, std::move(o), deps.http);
+    auto d = MakeS3Destination(cfg.name, std::move(o), deps.http, cfg.sign_payload);
     if (!d.ok()) {
       h.unavailable = d.status();
       return h;

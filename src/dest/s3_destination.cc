@@ -34,8 +34,8 @@ Capabilities S3Capabilities() {
   return c;
 }
 
-S3Destination::S3Destination(std::string name, std::unique_ptr<S3Client> client)
-    : name_(std::move(name)), client_(std::move(client)) {}
+S3Destination::S3Destination(std::string name, std::unique_ptr<S3Client> client, bool sign_payload)
+    : name_(std::move(name)), client_(std::move(client)), sign_payload_(sign_payload) {}
 
 Capabilities S3Destination::capabilities() const {
   return S3Capabilities();
@@ -62,7 +62,7 @@ Result<PutResult> S3Destination::Put(const PutRequest& req) {
   r.key = req.key;
   r.body = req.body;
   r.md5 = req.md5;
-  r.sha256 = req.sha256;
+  if (sign_payload_) r.sha256 = req.sha256;
   r.metadata = req.metadata;
   r.content_type = req.content_type;
   CK_ASSIGN_OR_RETURN(S3PutObjectResult out, client_->PutObject(r));
@@ -134,7 +134,7 @@ Result<PartInfo> S3Destination::UploadPart(const std::string& key, const std::st
   r.part_number = part.part_number;
   r.body = part.body;
   r.md5 = part.md5;
-  r.sha256 = part.sha256;
+  if (sign_payload_) r.sha256 = part.sha256;
   CK_ASSIGN_OR_RETURN(std::string etag, client_->UploadPart(r));
   PartInfo info;
   info.part_number = part.part_number;
@@ -191,10 +191,11 @@ Result<std::vector<MultipartUploadInfo>> S3Destination::ListMultipartUploads(
 }
 
 Result<std::unique_ptr<Destination>> MakeS3Destination(const std::string& name,
-                                                       S3ClientOptions opts, HttpClient* http) {
+                                                       S3ClientOptions opts, HttpClient* http,
+                                                       bool sign_payload) {
   opts.name = name;
   CK_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, S3Client::Make(std::move(opts), http));
-  return std::unique_ptr<Destination>(new S3Destination(name, std::move(client)));
+  return std::unique_ptr<Destination>(new S3Destination(name, std::move(client), sign_payload));
 }
 
 }  // namespace ck

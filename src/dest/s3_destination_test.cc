@@ -34,7 +34,7 @@ struct Script {
   }
 };
 
-std::unique_ptr<S3Destination> MakeDest(Script* s) {
+std::unique_ptr<S3Destination> MakeDest(Script* s, bool sign_payload = false) {
   S3ClientOptions o;
   o.name = "aws-s3";
   o.endpoint = "http://127.0.0.1:9000";
@@ -42,7 +42,7 @@ std::unique_ptr<S3Destination> MakeDest(Script* s) {
   o.credentials = {"AK", "SECRETKEY", ""};
   auto c = S3Client::MakeWithTransport(o, [s](const HttpRequest& r) { return s->Send(r); });
   EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return std::make_unique<S3Destination>("aws-s3", std::move(c).value());
+  return std::make_unique<S3Destination>("aws-s3", std::move(c).value(), sign_payload);
 }
 
 TEST(S3DestinationTest, Capabilities) {
@@ -103,8 +103,43 @@ TEST(S3DestinationTest, PutRequiresMd5AndPassesDigests) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->etag, "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(FindHeader(s.requests[0].headers, "Content-MD5"), Base64Encode(req.md5));
-  EXPECT_EQ(FindHeader(s.requests[0].headers, "x-amz-content-sha256"), HexEncode(req.sha256));
+  EXPECT_EQ(FindHeader(s.requests[0].headers, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
   EXPECT_EQ(FindHeader(s.requests[0].headers, "x-amz-meta-mtime"), "5");
+}
+
+TEST(S3DestinationTest, ContentMd5IsAlwaysSignedAndThePayloadOnlyOnRequest) {
+  for (bool sign : {false, true}) {
+    SCOPED_TRACE(sign ? "sign_payload" : "unsigned payload");
+    Script s;
+    auto d = MakeDest(&s, sign);
+    const std::string data = "0123456789";
+    MemoryBody body(data);
+    PutRequest req;
+    req.key = "k";
+    req.body = &body;
+    req.md5 = Md5(data);
+    req.sha256 = Sha256(data);
+    s.Reply(200, "", {{"ETag", "\"" + HexEncode(req.md5) + "\""}});
+    ASSERT_TRUE(d->Put(req).ok());
+    PartUpload part;
+    part.part_number = 1;
+    part.body = &body;
+    part.md5 = req.md5;
+    part.sha256 = req.sha256;
+    s.Reply(200, "", {{"ETag", "\"" + HexEncode(req.md5) + "\""}});
+    ASSERT_TRUE(d->UploadPart("k", "U", part).ok());
+    ASSERT_EQ(s.requests.size(), 2u);
+    for (const HttpRequest& r : s.requests) {
+      EXPECT_EQ(FindHeader(r.headers, "x-amz-content-sha256"),
+                sign ? HexEncode(req.sha256) : std::string("UNSIGNED-PAYLOAD"));
+      EXPECT_EQ(FindHeader(r.headers, "Content-MD5"), Base64Encode(req.md5));
+      const std::string auth = FindHeader(r.headers, "Authorization");
+      const size_t at = auth.find("SignedHeaders=");
+      ASSERT_NE(at, std::string::npos) << auth;
+      EXPECT_NE(auth.find("content-md5", at), std::string::npos) << auth;
+      EXPECT_NE(auth.find("x-amz-content-sha256", at), std::string::npos) << auth;
+    }
+  }
 }
 
 TEST(S3DestinationTest, HeadListGetDelete) {
