@@ -3,7 +3,7 @@
 namespace ck {
 
 ThreadPool::ThreadPool(int threads, size_t queue_capacity)
-    : capacity_(queue_capacity < 1 ? 1 : queue_capacity) {
+    : capacity_(queue_capacity < 1 ? 1 : queue_capacity), low_water_((capacity_ - 1) / 2) {
   if (threads < 1) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
@@ -20,7 +20,11 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::Submit(std::function<void()> task) {
   std::unique_lock<std::mutex> l(mu_);
-  has_room_.wait(l, [&] { return queue_.size() < capacity_; });
+  if (queue_.size() >= capacity_) {
+    ++waiting_producers_;
+    has_room_.wait(l, [&] { return queue_.size() <= low_water_; });
+    --waiting_producers_;
+  }
   queue_.push_back(std::move(task));
   l.unlock();
   has_work_.notify_one();
@@ -34,6 +38,7 @@ void ThreadPool::Wait() {
 void ThreadPool::Loop() {
   for (;;) {
     std::function<void()> task;
+    bool wake_producer;
     {
       std::unique_lock<std::mutex> l(mu_);
       has_work_.wait(l, [&] { return stopping_ || !queue_.empty(); });
@@ -41,8 +46,9 @@ void ThreadPool::Loop() {
       task = std::move(queue_.front());
       queue_.pop_front();
       ++running_;
+      wake_producer = waiting_producers_ > 0 && queue_.size() <= low_water_;
     }
-    has_room_.notify_one();
+    if (wake_producer) has_room_.notify_all();
     task();
     {
       std::lock_guard<std::mutex> l(mu_);
