@@ -1,6 +1,8 @@
 #include "state/sqlite_schema.h"
 
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <string>
 
 namespace ck {
@@ -139,11 +141,82 @@ CREATE TABLE dest_ensured (
 )sql");
 }
 
+// Version 4: the CHECK constraints of files and file_dest as OR chains
+// instead of IN lists. The rule is the same, but SQLite evaluates a CHECK with
+// a constant IN list by building a temporary b-tree of the list for every row
+// written: one file_dest UPDATE took 3.2 us instead of 1.5 us. Rows on disk do
+// not change, so only the stored CREATE TABLE text is edited, the procedure
+// SQLite documents for changing CHECK constraints (writable_schema, then a new
+// schema_version so that every connection re-reads the schema). The old text
+// must be exactly what version 1 wrote; anything else is refused unchanged.
+struct CheckEdit {
+  const char* table;
+  const char* from;
+  const char* to;
+};
+constexpr CheckEdit kV4Edits[] = {
+    {"files",
+     "CHECK (type IN ('file', 'dir', 'symlink', 'fifo', 'socket',\n"
+     "                                                 'blockdev', 'chardev', 'other'))",
+     "CHECK (type = 'file' OR type = 'dir' OR type = 'symlink' OR type = 'fifo' OR\n"
+     "                                 type = 'socket' OR type = 'blockdev' OR type = 'chardev' "
+     "OR\n"
+     "                                 type = 'other')"},
+    {"files", "CHECK (present IN (0, 1))", "CHECK (present = 0 OR present = 1)"},
+    {"file_dest", "CHECK (status IN ('pending', 'uploading', 'synced', 'failed'))",
+     "CHECK (status = 'pending' OR status = 'uploading' OR status = 'synced' OR\n"
+     "                         status = 'failed')"},
+};
+
+Status MigrateToV4(SqliteDb& db) {
+  std::map<std::string, std::string> sql;
+  for (const CheckEdit& e : kV4Edits) {
+    if (sql.count(e.table) == 0) {
+      CK_ASSIGN_OR_RETURN(Stmt q, db.Prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' "
+                                             "AND name = ?1"));
+      q.BindText(1, e.table);
+      CK_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return InvalidArgument(std::string("table ") + e.table + " is missing");
+      sql[e.table] = q.Bytes(0);
+    }
+    std::string& text = sql[e.table];
+    const size_t at = text.find(e.from);
+    if (at == std::string::npos || text.find(e.from, at + 1) != std::string::npos) {
+      return InvalidArgument(std::string("table ") + e.table +
+                             " is not defined the way cloudkeep created it (its CHECK constraint "
+                             "differs); the database was changed by something else");
+    }
+    text.replace(at, std::strlen(e.from), e.to);
+  }
+  CK_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA schema_version"));
+  CK_RETURN_IF_ERROR(db.Exec("PRAGMA writable_schema = ON"));
+  Status st;
+  for (const auto& [table, text] : sql) {
+    auto up = db.Prepare("UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = ?2");
+    if (!up.ok()) {
+      st = up.status();
+      break;
+    }
+    up->BindText(1, text).BindText(2, table);
+    st = up->Run();
+    if (!st.ok()) break;
+  }
+  if (st.ok()) st = db.Exec("PRAGMA schema_version = " + std::to_string(version + 1));
+  Status off = db.Exec("PRAGMA writable_schema = OFF");
+  CK_RETURN_IF_ERROR(st);
+  CK_RETURN_IF_ERROR(off);
+  // The edited definitions must parse and hold for every stored row.
+  CK_ASSIGN_OR_RETURN(std::string check, db.QueryBytes("PRAGMA quick_check"));
+  if (check != "ok") return Internal("quick_check after editing CHECK constraints: " + check);
+  return Status::OK();
+}
+
 // Append new steps here; never change a released one.
 constexpr Migration kMigrations[] = {
     {1, &MigrateToV1},
     {2, &MigrateToV2},
     {3, &MigrateToV3},
+    {4, &MigrateToV4},
 };
 
 std::string Hex32(int64_t v) {
