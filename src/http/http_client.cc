@@ -235,8 +235,10 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_USERAGENT, o.user_agent.c_str());
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
-  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
+  // curl allocates its receive buffer for every transfer after a reset: a
+  // large one only where large responses come back (downloads, listings), not
+  // for the 200-byte answer to each small upload.
+  if (req.method == "GET") curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
   if (!o.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_bundle.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCb);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
@@ -258,9 +260,11 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_size));
   } else if (req.method == "POST") {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size));
   } else if (req.method != "GET") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
