@@ -299,6 +299,7 @@ int App::Status(bool json, bool bucket_stats) {
     BuildDestinations();
     InspectorOptions io;
     io.max_wait = std::chrono::minutes(10);  // one-shot: wait for the listings
+    io.list_parallelism = config_.server.list_parallelism;
     for (const auto& d : config_.destinations) io.buckets[d.name] = d.bucket;
     BucketInspector inspector(dests_, store_.get(), Env::Default(), io);
     auto d = inspector.StatusDocument();
@@ -370,6 +371,7 @@ int App::Serve() {
       std::chrono::milliseconds(config_.server.reconcile_interval_s * 1000LL);
   so.inspector.health_check_interval =
       std::chrono::milliseconds(config_.server.health_check_interval_s * 1000LL);
+  so.inspector.list_parallelism = config_.server.list_parallelism;
   so.api.listen = config_.server.listen;
   so.api.tls_cert_file = config_.server.cert;
   so.api.tls_key_file = config_.server.key;

@@ -52,7 +52,8 @@ constexpr std::string_view kServerKeys[] = {"listen",
                                             "token_file",
                                             "scan_interval",
                                             "reconcile_interval",
-                                            "health_check_interval"};
+                                            "health_check_interval",
+                                            "list_parallelism"};
 constexpr std::string_view kStateKeys[] = {"database"};
 constexpr std::string_view kSyncKeys[] = {"transfers", "multipart_threshold", "part_size",
                                           "max_attempts", "request_retries"};
@@ -606,6 +607,7 @@ class Validator {
     ReadInt(t, "server", "scan_interval", 0, 7 * 86400, &srv->scan_interval_s);
     ReadInt(t, "server", "reconcile_interval", 10, 7 * 86400, &srv->reconcile_interval_s);
     ReadInt(t, "server", "health_check_interval", 0, 3600, &srv->health_check_interval_s);
+    ReadInt(t, "server", "list_parallelism", 1, 32, &srv->list_parallelism);
   }
 
   struct SourceSeen {
@@ -1162,6 +1164,9 @@ reconcile_interval = 900
 # Seconds of silence from a destination after which a status request checks
 # its connection with one cheap request (0 = on every request).
 health_check_interval = 1
+# A bucket is listed as this many key ranges at once (1-32; split at keys from
+# the state database, so each range costs at most one extra list request).
+list_parallelism = 4
 
 # One [[sources]] block per directory to back up. Repeat the block for more
 # directories: sources must not overlap, and each needs its own prefix.

@@ -88,6 +88,9 @@ struct ServerConfig {
   // A status request probes a destination (HEAD bucket / B2 b2_get_upload_url)
   // when nothing was heard from it for this long; 0 = on every request.
   int health_check_interval_s = 1;
+  // Key ranges one bucket listing is split into and listed in parallel
+  // (InspectorOptions::list_parallelism); also `status` with bucket figures.
+  int list_parallelism = 4;
 };
 
 struct Config {

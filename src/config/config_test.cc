@@ -1100,12 +1100,13 @@ TEST(ConfigServerTest, DefaultsAndValidation) {
   EXPECT_EQ(ok->server.token_file, "/etc/ck/cloudkeep.token");
   EXPECT_EQ(ok->server.reconcile_interval_s, 900);
   EXPECT_EQ(ok->server.health_check_interval_s, 1);
+  EXPECT_EQ(ok->server.list_parallelism, 4);
 
   issues.clear();
   auto set = ParseConfig(base +
                              "\n[server]\nlisten = \"0.0.0.0:9000\"\ntoken_file = \"t\"\n"
                              "scan_interval = 60\nreconcile_interval = 120\n"
-                             "health_check_interval = 0\n",
+                             "health_check_interval = 0\nlist_parallelism = 32\n",
                          "/etc/ck/x.toml", &issues);
   ASSERT_TRUE(set.ok());
   EXPECT_EQ(set->server.listen, "0.0.0.0:9000");
@@ -1113,6 +1114,7 @@ TEST(ConfigServerTest, DefaultsAndValidation) {
   EXPECT_EQ(set->server.scan_interval_s, 60);
   EXPECT_EQ(set->server.reconcile_interval_s, 120);
   EXPECT_EQ(set->server.health_check_interval_s, 0);
+  EXPECT_EQ(set->server.list_parallelism, 32);
 
   issues.clear();
   auto bad = ParseConfig(base + "\n[server]\nlisten = \"8080\"\ncert = \"c.pem\"\nport = 1\n",
@@ -1123,6 +1125,16 @@ TEST(ConfigServerTest, DefaultsAndValidation) {
   EXPECT_NE(all.find("server.listen"), std::string::npos) << all;
   EXPECT_NE(all.find("cert and key go together"), std::string::npos) << all;
   EXPECT_NE(all.find("port"), std::string::npos) << all;
+
+  for (const char* value : {"0", "33", "\"4\""}) {
+    issues.clear();
+    auto range = ParseConfig(base + "\n[server]\nlist_parallelism = " + value + "\n",
+                             "/etc/ck/x.toml", &issues);
+    EXPECT_FALSE(range.ok()) << value;
+    all.clear();
+    for (const auto& i : issues) all += i.ToString() + "\n";
+    EXPECT_NE(all.find("server.list_parallelism"), std::string::npos) << value << ": " << all;
+  }
 }
 }  // namespace
 }  // namespace ck
