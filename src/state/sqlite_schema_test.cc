@@ -20,6 +20,14 @@ std::unique_ptr<SqliteDb> OpenDb(const std::string& path) {
   return db.ok() ? std::move(db).value() : nullptr;
 }
 
+// Creates a database of schema `version` (default: the latest) at path and
+// closes it.
+void CreateSchema(const std::string& path, int version = LatestSchemaVersion()) {
+  auto db = OpenDb(path);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(MigrateSchema(*db, SchemaMigrations().first(static_cast<size_t>(version))).ok());
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -42,10 +50,7 @@ Status Broken(SqliteDb& db) {
 TEST(SqliteSchemaTest, CreatesLatestSchemaInWalMode) {
   TempDir dir;
   const std::string path = dir.File("s.db");
-  {
-    auto db = OpenDb(path);
-    ASSERT_TRUE(MigrateSchema(*db, SchemaMigrations()).ok());
-  }
+  CreateSchema(path);
   RawDb raw(path);
   EXPECT_EQ(raw.Int("SELECT version FROM schema_info"), LatestSchemaVersion());
   EXPECT_EQ(raw.Int("PRAGMA application_id"), kCloudkeepAppId);
@@ -207,8 +212,8 @@ const char kMarkSynced[] =
     "UPDATE file_dest SET status = 'synced', md5 = 'x' WHERE file_id = 1 AND destination = 'd'";
 const char kUpdateFile[] = "UPDATE files SET present = 1, type = 'file' WHERE id = 1";
 
-// The rows a v3 database might hold, and what v4 must keep enforcing.
-void FillAndCheckConstraints(RawDb& raw) {
+// Rows of each table v4 edits, with values its CHECK constraints allow.
+void InsertSampleRows(RawDb& raw) {
   raw.Exec(
       "INSERT INTO files (id, source, rel_path, size, mtime_ns, inode, type, present, "
       "first_seen_us, updated_us) VALUES (1, '/s', 'a', 1, 1, 1, 'file', 1, 1, 1), "
@@ -220,12 +225,9 @@ void FillAndCheckConstraints(RawDb& raw) {
 TEST(SqliteSchemaTest, V4ChecksBuildNoTemporaryTablePerRowAndStillHold) {
   TempDir dir;
   const std::string path = dir.File("s.db");
-  {
-    auto db = OpenDb(path);
-    ASSERT_TRUE(MigrateSchema(*db, SchemaMigrations()).ok());
-  }
+  CreateSchema(path);
   RawDb raw(path);
-  FillAndCheckConstraints(raw);
+  InsertSampleRows(raw);
   EXPECT_FALSE(BuildsTemporaryTable(path, kMarkSynced));
   EXPECT_FALSE(BuildsTemporaryTable(path, kUpdateFile));
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
@@ -254,13 +256,10 @@ TEST(SqliteSchemaTest, UpgradeFromV3KeepsRowsAndDropsTheTemporaryTables) {
   TempDir dir;
   const std::string path = dir.File("s.db");
   auto all = SchemaMigrations();
-  {
-    auto db = OpenDb(path);
-    ASSERT_TRUE(MigrateSchema(*db, all.first(3)).ok());
-  }
+  CreateSchema(path, 3);
   {
     RawDb raw(path);
-    FillAndCheckConstraints(raw);
+    InsertSampleRows(raw);
   }
   EXPECT_TRUE(BuildsTemporaryTable(path, kMarkSynced));  // what v4 is for
   auto db = OpenDb(path);
@@ -288,9 +287,9 @@ TEST(SqliteSchemaTest, V4RefusesATableDefinedDifferentlyAndChangesNothing) {
   TempDir dir;
   const std::string path = dir.File("s.db");
   auto all = SchemaMigrations();
+  CreateSchema(path, 3);
   {
     auto db = OpenDb(path);
-    ASSERT_TRUE(MigrateSchema(*db, all.first(3)).ok());
     ASSERT_TRUE(db->Exec("DROP TABLE file_dest;"
                          "CREATE TABLE file_dest (file_id INTEGER, destination TEXT, "
                          "status TEXT CHECK (status IN ('pending', 'synced')), "
