@@ -12,19 +12,15 @@ namespace {
 // context is initialised with EVP_md5() and friends; fetch each one once. When
 // a fetch fails (e.g. a FIPS-only configuration refusing MD5), fall back to the
 // legacy handle, which then reports the error at use.
+const EVP_MD* FetchOr(const char* name, const EVP_MD* legacy) {
+  const EVP_MD* m = EVP_MD_fetch(nullptr, name, nullptr);
+  return m != nullptr ? m : legacy;
+}
+
 const EVP_MD* MdFor(DigestAlgo a) {
-  static const EVP_MD* const kMd5 = [] {
-    const EVP_MD* m = EVP_MD_fetch(nullptr, "MD5", nullptr);
-    return m != nullptr ? m : EVP_md5();
-  }();
-  static const EVP_MD* const kSha1 = [] {
-    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-    return m != nullptr ? m : EVP_sha1();
-  }();
-  static const EVP_MD* const kSha256 = [] {
-    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return m != nullptr ? m : EVP_sha256();
-  }();
+  static const EVP_MD* const kMd5 = FetchOr("MD5", EVP_md5());
+  static const EVP_MD* const kSha1 = FetchOr("SHA1", EVP_sha1());
+  static const EVP_MD* const kSha256 = FetchOr("SHA256", EVP_sha256());
   switch (a) {
     case DigestAlgo::kMd5:
       return kMd5;
